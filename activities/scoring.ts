@@ -1,0 +1,35 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Database } from '../db/database.js';
+import { saveScore } from '../db/queries/calls.js';
+import type { JsonObject } from '../db/schema.js';
+import { computeConversationStats } from '../scoring/conversation-stats.js';
+import { requireCall } from './calls.js';
+
+export type ScoringActivityDeps = { db: Database };
+
+export type ScoreResult = { overall: number | null; scorer: string };
+
+const statsScorer = { name: 'conversation-stats', version: '1' };
+
+export function createScoringActivities({ db }: ScoringActivityDeps) {
+  return {
+    /** Scores the call's stored transcript, stores the scorecard and marks the call `scored`. */
+    async scoreCall(callId: string): Promise<ScoreResult> {
+      const call = await requireCall(db, callId);
+      if (!call.transcript_text) {
+        throw ApplicationFailure.nonRetryable('call has no transcript to score', 'NoTranscript');
+      }
+
+      const stats = computeConversationStats(call.transcript_text);
+      const scorecard: JsonObject = { overall: null, stats, scorer: statsScorer };
+      await saveScore(db, callId, {
+        scorer: statsScorer.name,
+        scorerVersion: statsScorer.version,
+        overall: null,
+        scorecard,
+      });
+
+      return { overall: null, scorer: statsScorer.name };
+    },
+  };
+}

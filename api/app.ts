@@ -1,0 +1,56 @@
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { Config } from '../core/config.js';
+import type { Logger } from '../core/logger.js';
+import type { Database } from '../db/database.js';
+import type { CallDispatcher } from './call-dispatcher.js';
+import type { AppState } from './context.js';
+import { authenticateAdmin } from './middleware/authentication.js';
+import { requestContext } from './middleware/request-context.js';
+import { callRoutes } from './routes/calls.js';
+import { healthRoutes } from './routes/health.js';
+import { integrationRoutes } from './routes/integrations.js';
+import { webhookRoutes } from './routes/webhook.js';
+
+export type AppDeps = {
+  config: Pick<Config, 'publicBaseUrl' | 'trustProxyHops' | 'webhookBodyLimit'>;
+  db: Database;
+  dispatcher: CallDispatcher;
+  logger: Logger;
+  checkTemporal: () => Promise<void>;
+};
+
+function mount(app: Koa<AppState>, router: Router<AppState>): void {
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+}
+
+/** The HTTP application: the public webhook, health probes and the admin-key management API. */
+export function createApp(deps: AppDeps): Koa<AppState> {
+  const { config, db, logger } = deps;
+  const app = new Koa<AppState>({
+    proxy: config.trustProxyHops > 0,
+    maxIpsCount: config.trustProxyHops,
+  });
+
+  app.use(requestContext(logger));
+  mount(app, healthRoutes({ db, checkTemporal: deps.checkTemporal }));
+  mount(
+    app,
+    webhookRoutes({ db, dispatcher: deps.dispatcher, bodyLimit: config.webhookBodyLimit }),
+  );
+
+  const management = new Router<AppState>();
+  management.use(authenticateAdmin(db));
+  management.use(bodyParser({ enableTypes: ['json'], jsonLimit: '1mb', encoding: 'utf-8' }));
+  for (const routes of [
+    integrationRoutes({ db, publicBaseUrl: config.publicBaseUrl }),
+    callRoutes({ db }),
+  ]) {
+    management.use(routes.routes(), routes.allowedMethods());
+  }
+  mount(app, management);
+
+  return app;
+}

@@ -1,0 +1,254 @@
+import { Command, Option } from 'commander';
+import { bootstrapDefaultWorkspace } from '../core/bootstrap.js';
+import { ConfigError, loadConfig, type Config } from '../core/config.js';
+import { createLogger } from '../core/logger.js';
+import { openDatabase } from '../db/database.js';
+import { migrateToLatest } from '../db/migrate.js';
+import { ApiRequestError, createApiClient, resolveAdminKey } from './api-client.js';
+import { runDev } from './dev.js';
+import { startApiService, startWorkerService } from './services.js';
+
+const env = process.env;
+
+function config(): Config {
+  return loadConfig(env);
+}
+
+function print(value: unknown, asJson: boolean, human: () => string): void {
+  process.stdout.write(asJson ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
+}
+
+async function apiClient() {
+  const settings = config();
+  const baseUrl = env.CLOSERMODE_URL || `http://localhost:${settings.port}`;
+
+  return createApiClient(baseUrl, await resolveAdminKey(env, settings.dataDir));
+}
+
+/** The separate api and worker processes share one PostgreSQL server; PGlite serves one process. */
+function requireServers(settings: Config): { databaseUrl: string; temporalAddress: string } {
+  const missing = [
+    !settings.databaseUrl && 'DATABASE_URL',
+    !settings.temporalAddress && 'TEMPORAL_ADDRESS',
+  ].filter(Boolean);
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `${missing.join(' and ')} must be set for a separate api or worker process; ` +
+        '`closermode dev` runs everything in one process without them',
+    );
+  }
+
+  return { databaseUrl: settings.databaseUrl!, temporalAddress: settings.temporalAddress! };
+}
+
+async function runUntilSignal(close: () => Promise<void>): Promise<void> {
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await close();
+}
+
+type IntegrationView = {
+  id: string;
+  name: string;
+  provider: string;
+  webhookUrl: string;
+  apiKey?: string;
+  ipAllowlist: string[];
+  enabled?: boolean;
+};
+
+function describeIntegration(integration: IntegrationView): string {
+  return [
+    `id           ${integration.id}`,
+    `name         ${integration.name} (${integration.provider})`,
+    `webhook url  ${integration.webhookUrl}`,
+    ...(integration.apiKey ? [`api key      ${integration.apiKey}   (shown only now)`] : []),
+    `ip allowlist ${integration.ipAllowlist.length > 0 ? integration.ipAllowlist.join(', ') : '(any address)'}`,
+  ].join('\n');
+}
+
+const program = new Command('closermode')
+  .description('Every finished sales call from any phone system, transcribed and scored.')
+  .showHelpAfterError();
+
+program
+  .command('dev')
+  .description('run everything: Temporal dev server, embedded database, worker and api')
+  .action(async () => {
+    const settings = config();
+    await runDev(settings, env, createLogger({ level: settings.logLevel }));
+  });
+
+program
+  .command('api')
+  .description('run the HTTP api (needs DATABASE_URL and TEMPORAL_ADDRESS)')
+  .action(async () => {
+    const settings = config();
+    const { databaseUrl, temporalAddress } = requireServers(settings);
+    const logger = createLogger({ level: settings.logLevel, name: 'closermode-api' });
+    const database = await openDatabase({ kind: 'postgres', url: databaseUrl, poolSize: settings.databasePoolSize });
+    await migrateToLatest(database.db);
+    await bootstrapDefaultWorkspace(database.db, settings.dataDir);
+    const api = await startApiService({ config: settings, db: database.db, logger, temporalAddress });
+    await runUntilSignal(async () => {
+      await api.close();
+      await database.close();
+    });
+  });
+
+program
+  .command('worker')
+  .description('run a Temporal worker (needs DATABASE_URL and TEMPORAL_ADDRESS)')
+  .action(async () => {
+    const settings = config();
+    const { databaseUrl, temporalAddress } = requireServers(settings);
+    const logger = createLogger({ level: settings.logLevel, name: 'closermode-worker' });
+    const database = await openDatabase({ kind: 'postgres', url: databaseUrl, poolSize: settings.databasePoolSize });
+    await migrateToLatest(database.db);
+    const worker = await startWorkerService({ config: settings, db: database.db, logger, temporalAddress });
+    await Promise.race([
+      worker.running,
+      runUntilSignal(() => worker.close()),
+    ]);
+    await database.close();
+  });
+
+program
+  .command('migrate')
+  .description('bring the database schema up to date')
+  .action(async () => {
+    const settings = config();
+    const database = await openDatabase(
+      settings.databaseUrl
+        ? { kind: 'postgres', url: settings.databaseUrl }
+        : { kind: 'pglite', dir: `${settings.dataDir}/pglite` },
+    );
+    try {
+      const result = await migrateToLatest(database.db);
+      const applied = result.results?.filter((entry) => entry.status === 'Success') ?? [];
+      process.stdout.write(
+        applied.length > 0
+          ? `applied ${applied.map((entry) => entry.migrationName).join(', ')}\n`
+          : 'schema already up to date\n',
+      );
+    } finally {
+      await database.close();
+    }
+  });
+
+const integrations = program.command('integrations').description('manage webhook integrations');
+
+integrations
+  .command('create')
+  .description('create an integration: prints its webhook URL and API key (shown only once)')
+  .requiredOption('--name <name>', 'a name, such as the dialer it serves')
+  .option('--provider <provider>', 'twilio, salesforce, 360cti, generic…')
+  .option('--allow-ip <cidr>', 'accept requests only from this range (repeatable)', collect, [])
+  .option('--json', 'print the JSON object the API returned')
+  .action(async (options: { name: string; provider?: string; allowIp: string[]; json?: boolean }) => {
+    const client = await apiClient();
+    const created = await client.request<IntegrationView>('POST', '/api/integrations', {
+      name: options.name,
+      ...(options.provider && { provider: options.provider }),
+      ...(options.allowIp.length > 0 && { ipAllowlist: options.allowIp }),
+    });
+    print(created, Boolean(options.json), () => describeIntegration(created));
+  });
+
+integrations
+  .command('list')
+  .description('list integrations')
+  .option('--json', 'print JSON')
+  .action(async (options: { json?: boolean }) => {
+    const client = await apiClient();
+    const result = await client.request<{ integrations: IntegrationView[] }>('GET', '/api/integrations');
+    print(result, Boolean(options.json), () =>
+      result.integrations.length === 0
+        ? 'no integrations yet'
+        : result.integrations.map(describeIntegration).join('\n\n'),
+    );
+  });
+
+integrations
+  .command('rotate-key')
+  .description('issue a new API key; the old one stops working at once')
+  .argument('<id>', 'integration id')
+  .option('--json', 'print JSON')
+  .action(async (id: string, options: { json?: boolean }) => {
+    const client = await apiClient();
+    const rotated = await client.request<IntegrationView>(
+      'POST',
+      `/api/integrations/${encodeURIComponent(id)}/rotate-key`,
+    );
+    print(rotated, Boolean(options.json), () => describeIntegration(rotated));
+  });
+
+integrations
+  .command('allowlist')
+  .description('set the IP allowlist (CIDRs or addresses); no CIDR clears it')
+  .argument('<id>', 'integration id')
+  .argument('[cidrs...]', 'ranges to accept requests from')
+  .option('--json', 'print JSON')
+  .action(async (id: string, cidrs: string[], options: { json?: boolean }) => {
+    const client = await apiClient();
+    const updated = await client.request<IntegrationView>(
+      'PATCH',
+      `/api/integrations/${encodeURIComponent(id)}`,
+      { ipAllowlist: cidrs },
+    );
+    print(updated, Boolean(options.json), () => describeIntegration(updated));
+  });
+
+const calls = program.command('calls').description('read calls');
+
+calls
+  .command('get')
+  .description('show one call')
+  .argument('<id>', 'call id')
+  .option('--json', 'print JSON')
+  .action(async (id: string, options: { json?: boolean }) => {
+    const client = await apiClient();
+    const call = await client.request<Record<string, unknown>>('GET', `/api/calls/${encodeURIComponent(id)}`);
+    print(call, Boolean(options.json), () =>
+      Object.entries(call)
+        .map(([key, value]) => `${key.padEnd(14)} ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`)
+        .join('\n'),
+    );
+  });
+
+calls
+  .command('list')
+  .description('list calls, newest first')
+  .option('--integration <id>', 'only this integration')
+  .addOption(new Option('--status <status>', 'only this status').choices(['queued', 'downloading', 'transcribing', 'scoring', 'scored', 'failed']))
+  .option('--limit <n>', 'how many', '20')
+  .option('--json', 'print JSON')
+  .action(async (options: { integration?: string; status?: string; limit: string; json?: boolean }) => {
+    const client = await apiClient();
+    const query = new URLSearchParams({
+      limit: options.limit,
+      ...(options.integration && { integrationId: options.integration }),
+      ...(options.status && { status: options.status }),
+    });
+    const result = await client.request<{ calls: Array<Record<string, unknown>> }>('GET', `/api/calls?${query}`);
+    print(result, Boolean(options.json), () =>
+      result.calls
+        .map((call) => `${call.id}  ${String(call.status).padEnd(12)} ${call.externalId}`)
+        .join('\n') || 'no calls',
+    );
+  });
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  if (error instanceof ApiRequestError || error instanceof ConfigError || error instanceof Error) {
+    process.stderr.write(`closermode: ${error.message}\n`);
+  } else {
+    process.stderr.write(`closermode: ${String(error)}\n`);
+  }
+  process.exitCode = 1;
+});

@@ -1,0 +1,118 @@
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import { createApp } from '../api/app.js';
+import { createCallDispatcher, type CallDispatcher } from '../api/call-dispatcher.js';
+import { listen, type RunningServer } from '../api/server.js';
+import type { Config } from '../core/config.js';
+import type { Logger } from '../core/logger.js';
+import { ensureSearchAttributes } from '../core/temporal.js';
+import type { Database } from '../db/database.js';
+import { createCallWorker } from '../worker/worker.js';
+
+export type ApiService = {
+  server: RunningServer;
+  dispatcher: CallDispatcher;
+  client: Client;
+  close(): Promise<void>;
+};
+
+/**
+ * The api process: HTTP server, workflow dispatcher and its recovery loop. The Temporal connection
+ * is lazy, so the api starts and accepts calls while Temporal is still down.
+ */
+export async function startApiService(options: {
+  config: Config;
+  db: Database;
+  logger: Logger;
+  temporalAddress: string;
+  recoveryIntervalMs?: number;
+}): Promise<ApiService> {
+  const { config, db, logger } = options;
+  const connection = Connection.lazy({ address: options.temporalAddress });
+  const client = new Client({ connection, namespace: config.temporalNamespace });
+  const dispatcher = createCallDispatcher({
+    db,
+    client,
+    taskQueue: config.temporalTaskQueue,
+    logger,
+    ...(options.recoveryIntervalMs !== undefined && {
+      recoveryIntervalMs: options.recoveryIntervalMs,
+    }),
+  });
+
+  const app = createApp({
+    config,
+    db,
+    dispatcher,
+    logger,
+    checkTemporal: async () => {
+      await connection.withDeadline(Date.now() + 2_000, () =>
+        connection.workflowService.getSystemInfo({}),
+      );
+    },
+  });
+  const server = await listen(app, config.port, config.host);
+  dispatcher.startRecoveryLoop();
+  logger.info({ port: server.port }, 'api listening');
+
+  return {
+    server,
+    dispatcher,
+    client,
+    async close() {
+      await server.close();
+      await dispatcher.stop();
+      await connection.close();
+    },
+  };
+}
+
+export type WorkerService = {
+  worker: Worker;
+  /** Settles when the worker has stopped. */
+  running: Promise<void>;
+  close(): Promise<void>;
+};
+
+/** The worker process: polls the task queue and runs workflows and activities. */
+export async function startWorkerService(options: {
+  config: Config;
+  db: Database;
+  logger: Logger;
+  temporalAddress: string;
+  workflowBundle?: WorkflowBundleOption;
+}): Promise<WorkerService> {
+  const { config, db, logger } = options;
+
+  const admin = await Connection.connect({ address: options.temporalAddress });
+  try {
+    await ensureSearchAttributes(admin, config.temporalNamespace);
+  } finally {
+    await admin.close();
+  }
+
+  const connection = await NativeConnection.connect({ address: options.temporalAddress });
+  const worker = await createCallWorker({
+    connection,
+    namespace: config.temporalNamespace,
+    taskQueue: config.temporalTaskQueue,
+    activities: createActivities({ db }),
+    logger,
+    ...(options.workflowBundle && { workflowBundle: options.workflowBundle }),
+  });
+
+  const running = worker.run().finally(() => connection.close());
+  running.catch((error: unknown) => logger.error({ err: error }, 'worker stopped with an error'));
+
+  return {
+    worker,
+    running,
+    async close() {
+      if (worker.getState() === 'RUNNING') {
+        worker.shutdown();
+      }
+      await running.catch(() => undefined);
+    },
+  };
+}

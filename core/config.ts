@@ -1,0 +1,118 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const emptyAsUndefined = (value: unknown) => (value === '' ? undefined : value);
+
+const port = z.coerce.number().int().min(0).max(65_535);
+
+const byteSize = z.string().regex(/^\d+(?:\.\d+)?\s*(?:b|kb|mb|gb)?$/i, 'expected a size such as 2mb');
+
+/**
+ * `TRUST_PROXY`: `false`/`0` trusts no proxy (the client IP is the socket's), a whole number N trusts the
+ * last N `X-Forwarded-For` hops, `true` trusts one.
+ */
+const trustProxy = z
+  .string()
+  .regex(/^(true|false|\d+)$/i, 'expected true, false or a number of proxy hops')
+  .transform((value) => {
+    const lower = value.toLowerCase();
+    if (lower === 'true') {
+      return 1;
+    }
+    if (lower === 'false') {
+      return 0;
+    }
+
+    return Number(lower);
+  });
+
+const envSchema = z.object({
+  PORT: z.preprocess(emptyAsUndefined, port.default(3000)),
+  HOST: z.preprocess(emptyAsUndefined, z.string().default('0.0.0.0')),
+  CLOSERMODE_DATA_DIR: z.preprocess(emptyAsUndefined, z.string().default('./.data')),
+  PUBLIC_BASE_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
+  DATABASE_URL: z.preprocess(
+    emptyAsUndefined,
+    z.url({ protocol: /^postgres(ql)?$/, error: 'expected a postgres:// URL' }).optional(),
+  ),
+  DATABASE_POOL_SIZE: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).default(10)),
+  TEMPORAL_ADDRESS: z.preprocess(emptyAsUndefined, z.string().optional()),
+  TEMPORAL_NAMESPACE: z.preprocess(emptyAsUndefined, z.string().default('default')),
+  TEMPORAL_TASK_QUEUE: z.preprocess(emptyAsUndefined, z.string().default('closermode')),
+  TEMPORAL_PORT: z.preprocess(emptyAsUndefined, port.default(7233)),
+  TEMPORAL_UI_PORT: z.preprocess(emptyAsUndefined, port.default(8233)),
+  TEMPORAL_CLI_PATH: z.preprocess(emptyAsUndefined, z.string().optional()),
+  TRUST_PROXY: z.preprocess(emptyAsUndefined, trustProxy.default(0)),
+  WEBHOOK_BODY_LIMIT: z.preprocess(emptyAsUndefined, byteSize.default('2mb')),
+  LOG_LEVEL: z.preprocess(emptyAsUndefined, z.enum(logLevels).default('info')),
+});
+
+/** The service's configuration, read once at start-up from the environment and never changed. */
+export type Config = Readonly<{
+  /** `PORT`: the HTTP port of the api (default 3000). */
+  port: number;
+  /** `HOST`: the interface the api listens on (default all interfaces). */
+  host: string;
+  /** `CLOSERMODE_DATA_DIR`: where the embedded database, Temporal's state and keys live. */
+  dataDir: string;
+  /** `PUBLIC_BASE_URL`: the origin dialers reach us at; webhook URLs are built on it. */
+  publicBaseUrl: string;
+  /** `DATABASE_URL`: a PostgreSQL server; without it the embedded PGlite database is used. */
+  databaseUrl: string | undefined;
+  /** `DATABASE_POOL_SIZE`: connections to PostgreSQL per process (default 10). */
+  databasePoolSize: number;
+  /** `TEMPORAL_ADDRESS`: an existing Temporal frontend; without it `dev` starts a dev server. */
+  temporalAddress: string | undefined;
+  /** `TEMPORAL_NAMESPACE` (default `default`). */
+  temporalNamespace: string;
+  /** `TEMPORAL_TASK_QUEUE` (default `closermode`). */
+  temporalTaskQueue: string;
+  /** `TEMPORAL_PORT`: the frontend port of the dev server `dev` starts (default 7233). */
+  temporalPort: number;
+  /** `TEMPORAL_UI_PORT`: the Web UI port of the dev server `dev` starts (default 8233). */
+  temporalUiPort: number;
+  /** `TEMPORAL_CLI_PATH`: the `temporal` binary to run the dev server with. */
+  temporalCliPath: string | undefined;
+  /** `TRUST_PROXY`: how many `X-Forwarded-For` hops to trust (default 0: none). */
+  trustProxyHops: number;
+  /** `WEBHOOK_BODY_LIMIT`: the largest webhook body accepted (default `2mb`). */
+  webhookBodyLimit: string;
+  /** `LOG_LEVEL`: pino level (default `info`). */
+  logLevel: (typeof logLevels)[number];
+}>;
+
+/** A configuration problem, naming every variable that is missing or malformed. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads and validates the configuration; throws a {@link ConfigError} naming each bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+
+  const values = parsed.data;
+
+  return Object.freeze({
+    port: values.PORT,
+    host: values.HOST,
+    dataDir: path.resolve(values.CLOSERMODE_DATA_DIR),
+    publicBaseUrl: (values.PUBLIC_BASE_URL ?? `http://localhost:${values.PORT}`).replace(/\/+$/, ''),
+    databaseUrl: values.DATABASE_URL,
+    databasePoolSize: values.DATABASE_POOL_SIZE,
+    temporalAddress: values.TEMPORAL_ADDRESS,
+    temporalNamespace: values.TEMPORAL_NAMESPACE,
+    temporalTaskQueue: values.TEMPORAL_TASK_QUEUE,
+    temporalPort: values.TEMPORAL_PORT,
+    temporalUiPort: values.TEMPORAL_UI_PORT,
+    temporalCliPath: values.TEMPORAL_CLI_PATH,
+    trustProxyHops: values.TRUST_PROXY,
+    webhookBodyLimit: values.WEBHOOK_BODY_LIMIT,
+    logLevel: values.LOG_LEVEL,
+  });
+}

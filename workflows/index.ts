@@ -1,0 +1,2 @@
+export { processCall } from './process-call.js';
+export type { ProcessCallInput, ProcessCallResult } from './process-call.js';

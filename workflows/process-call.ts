@@ -1,0 +1,78 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  log,
+  proxyActivities,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { CallStatus } from '../db/schema.js';
+import { callStatusKey } from './search-attributes.js';
+
+export type ProcessCallInput = { callId: string };
+
+export type ProcessCallResult =
+  | { status: 'scored'; overall: number | null }
+  | { status: 'failed'; reason: string };
+
+// Database steps retry without limit: a database outage delays calls, it must never fail them.
+const { beginProcessing, setStatus, markFailed } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+const { scoreCall } = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  retry: {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '2 minutes',
+    maximumAttempts: 20,
+  },
+});
+
+async function moveTo(callId: string, status: CallStatus): Promise<void> {
+  await setStatus(callId, status);
+  upsertSearchAttributes([{ key: callStatusKey, value: status }]);
+}
+
+/** The innermost message of an activity failure: the reason a person can act on. */
+function reasonOf(failure: ActivityFailure): string {
+  const cause = failure.cause;
+  if (cause instanceof ApplicationFailure || cause instanceof Error) {
+    return cause.message;
+  }
+
+  return failure.message;
+}
+
+/**
+ * Takes one stored call from `queued` to `scored` (or `failed` with a reason). Transcripts and
+ * audio never pass through the workflow's history: activities read and write them by call id.
+ */
+export async function processCall({ callId }: ProcessCallInput): Promise<ProcessCallResult> {
+  const plan = await beginProcessing(callId);
+
+  try {
+    if (!plan.hasTranscript) {
+      throw ApplicationFailure.nonRetryable('call has neither a transcript nor a recording', 'NoInput');
+    }
+
+    await moveTo(callId, 'scoring');
+    const score = await scoreCall(callId);
+    upsertSearchAttributes([{ key: callStatusKey, value: 'scored' }]);
+
+    return { status: 'scored', overall: score.overall };
+  } catch (error) {
+    if (!(error instanceof ActivityFailure || error instanceof ApplicationFailure)) {
+      throw error;
+    }
+
+    const reason = error instanceof ActivityFailure ? reasonOf(error) : error.message;
+    log.warn('call failed', { callId, reason });
+    await markFailed(callId, reason);
+    upsertSearchAttributes([{ key: callStatusKey, value: 'failed' }]);
+
+    return { status: 'failed', reason };
+  }
+}
