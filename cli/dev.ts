@@ -4,6 +4,7 @@ import type { Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { databaseOptionsFor, openDatabase, type DatabaseHandle } from '../db/database.js';
 import { migrateToLatest } from '../db/migrate.js';
+import { installTemporalRuntime } from '../worker/runtime-logger.js';
 import { startApiService, startWorkerService, type ApiService, type WorkerService } from './services.js';
 import { findTemporalCli, startTemporalDevServer, type TemporalDevServer } from './temporal-dev-server.js';
 
@@ -37,6 +38,8 @@ export async function runDev(config: Config, env: NodeJS.ProcessEnv, logger: Log
       ['temporal', temporal?.stop],
     ]);
   };
+
+  installTemporalRuntime(logger);
 
   try {
     let temporalAddress = config.temporalAddress;

@@ -8,6 +8,7 @@ import type { Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { ensureSearchAttributes } from '../core/temporal.js';
 import type { Database } from '../db/database.js';
+import { installTemporalRuntime } from '../worker/runtime-logger.js';
 import { createCallWorker } from '../worker/worker.js';
 
 export type ApiService = {
@@ -84,6 +85,7 @@ export async function startWorkerService(options: {
   workflowBundle?: WorkflowBundleOption;
 }): Promise<WorkerService> {
   const { config, db, logger } = options;
+  installTemporalRuntime(logger);
 
   const admin = await Connection.connect({ address: options.temporalAddress });
   try {
