@@ -51,6 +51,7 @@ export async function runDev(config: Config, env: NodeJS.ProcessEnv, logger: Log
         uiPort: config.temporalUiPort,
         dbFile: path.join(config.dataDir, 'temporal', 'temporal.sqlite'),
         namespace: config.temporalNamespace,
+        logger,
       });
       temporalAddress = temporal.address;
       logger.info({ address: temporalAddress, ui: temporal.uiUrl }, 'temporal dev server started');

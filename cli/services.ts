@@ -48,7 +48,7 @@ export async function startApiService(options: {
     dispatcher,
     logger,
     checkTemporal: async () => {
-      await connection.withDeadline(Date.now() + 2_000, () =>
+      await connection.withDeadline(Date.now() + 1_500, () =>
         connection.workflowService.getSystemInfo({}),
       );
     },

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Logger } from '../core/logger.js';
+import { installTemporalRuntime } from '../worker/runtime-logger.js';
 import { callSearchAttributeKeys } from '../workflows/search-attributes.js';
 
 const execFileAsync = promisify(execFile);
@@ -102,7 +103,9 @@ export async function startTemporalDevServer(options: {
   uiPort?: number;
   dbFile?: string;
   namespace: string;
+  logger: Logger;
 }): Promise<TemporalDevServer> {
+  installTemporalRuntime(options.logger);
   if (options.dbFile) {
     await mkdir(path.dirname(options.dbFile), { recursive: true });
   }

@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
@@ -26,10 +26,17 @@ const redactedPaths = [
   'req.headers.authorization',
 ];
 
-export function createLogger(options: { level: string; name?: string }): Logger {
-  return pino({
+export function createLogger(options: {
+  level: string;
+  name?: string;
+  /** Where lines go (default stdout); tests pass a stream to read them back. */
+  destination?: DestinationStream;
+}): Logger {
+  const settings = {
     level: options.level,
     name: options.name ?? 'closermode',
     redact: { paths: redactedPaths, censor: '[redacted]' },
-  });
+  };
+
+  return options.destination ? pino(settings, options.destination) : pino(settings);
 }

@@ -37,7 +37,8 @@ export function healthRoutes({ db, checkTemporal }: HealthRouteDeps): Router<App
   router.get('/readyz', async (ctx) => {
     const [database, temporal] = await Promise.all([
       probe(() => sql`select 1`.execute(db), 2_000),
-      probe(checkTemporal, 2_000),
+      // Longer than the Temporal check's own 1.5 s deadline, so the call has ended when we answer.
+      probe(checkTemporal, 2_500),
     ]);
     const ready = database === 'ok' && temporal === 'ok';
 

@@ -50,6 +50,8 @@ export type TestStackOptions = {
   temporalAddress?: string;
   withWorker?: boolean;
   recoveryIntervalMs?: number;
+  /** Receives every log line of the api and worker. */
+  logDestination?: { write(line: string): void };
 };
 
 export function workflowBundle() {
@@ -85,7 +87,10 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...options.env,
   });
-  const logger = createLogger({ level: config.logLevel });
+  const logger = createLogger({
+    level: config.logLevel,
+    ...(options.logDestination && { destination: options.logDestination }),
+  });
 
   const { workspace } = await bootstrapDefaultWorkspace(database.db, dataDir);
   const adminKey = await createAdminKey(database.db, workspace.id, 'test');
