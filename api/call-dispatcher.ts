@@ -4,55 +4,59 @@ import type { Database } from '../db/database.js';
 import { findUnstartedCalls, markWorkflowStarted } from '../db/queries/calls.js';
 import type { Call } from '../db/schema.js';
 import type { processCall } from '../workflows/index.js';
-import {
-  callExternalIdKey,
-  callIntegrationIdKey,
-  callRepNameKey,
-  callStatusKey,
-} from '../workflows/search-attributes.js';
 
 export type CallDispatcherOptions = {
   db: Database;
   client: Client;
   taskQueue: string;
   logger: Logger;
-  /** How long one start may take before the call is left to the recovery loop (default 3 s). */
+  /** How long one start may take before the call is left to the recovery loop (default 5 s). */
   startTimeoutMs?: number;
+  /** Workflow starts in flight at once (default 32). */
+  maxConcurrentStarts?: number;
+  /** Calls waiting in memory for a start; past this the recovery loop picks them up (default 5,000). */
+  maxQueued?: number;
   /** How often the recovery loop looks for calls whose workflow has not started (default 5 s). */
   recoveryIntervalMs?: number;
-  /** Calls younger than this are left to the request that stored them (default 2 s). */
+  /** Calls younger than this are left to the request that stored them (default 10 s). */
   recoveryGraceMs?: number;
 };
 
 export type CallDispatcher = {
-  /** Starts the call's workflow; resolves whether Temporal accepted it. Never throws. */
-  dispatch(call: Call): Promise<boolean>;
+  /** Queues the start of a stored call's workflow and returns at once. Never throws. */
+  dispatch(call: Call): void;
   /** Starts the workflows of stored calls that have none yet; resolves how many it started. */
   recoverPending(): Promise<number>;
   /** Runs {@link recoverPending} every interval until {@link stop}. */
   startRecoveryLoop(): void;
+  /** Stops the loop and waits for starts in flight; queued calls are left to the next process. */
   stop(): Promise<void>;
   /** Whether the last attempt to reach Temporal succeeded. */
   temporalReachable(): boolean;
 };
 
-// Search attribute values are bounded by the server; long rep names are cut, never refused.
-const maxKeywordLength = 255;
-
 /**
- * Hands stored calls to Temporal. The database row is the durable record: if Temporal cannot be
- * reached the call waits, unstarted, until the recovery loop starts it. Starting twice is harmless:
- * the workflow id is derived from the call and a running or finished workflow is never duplicated.
+ * Hands stored calls to Temporal. The database row is the durable record, so the webhook answers
+ * as soon as the call is stored and the start happens right after, with bounded concurrency. If
+ * Temporal cannot be reached, or this process stops first, the call waits unstarted until a
+ * recovery loop (in any api process) starts it. Starting twice is harmless: the workflow id is
+ * derived from the call, and a running or finished workflow is never duplicated.
  */
 export function createCallDispatcher(options: CallDispatcherOptions): CallDispatcher {
   const { db, client, taskQueue, logger } = options;
-  const startTimeoutMs = options.startTimeoutMs ?? 3_000;
+  const startTimeoutMs = options.startTimeoutMs ?? 5_000;
+  const maxConcurrentStarts = options.maxConcurrentStarts ?? 32;
+  const maxQueued = options.maxQueued ?? 5_000;
   const recoveryIntervalMs = options.recoveryIntervalMs ?? 5_000;
-  const recoveryGraceMs = options.recoveryGraceMs ?? 2_000;
+  const recoveryGraceMs = options.recoveryGraceMs ?? 10_000;
 
   let reachable = true;
+  let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let recovering: Promise<number> | undefined;
+  const queue: Array<{ call: Call; settle: (started: boolean) => void }> = [];
+  const pendingIds = new Set<string>();
+  const inFlight = new Set<Promise<void>>();
 
   async function startWorkflow(call: Call): Promise<void> {
     try {
@@ -60,18 +64,17 @@ export function createCallDispatcher(options: CallDispatcherOptions): CallDispat
         client.workflow.start<typeof processCall>('processCall', {
           taskQueue,
           workflowId: call.workflow_id,
-          args: [{ callId: call.id }],
+          args: [
+            {
+              callId: call.id,
+              integrationId: call.integration_id,
+              externalId: call.external_id,
+              repName: call.rep_name,
+            },
+          ],
           workflowIdConflictPolicy: 'USE_EXISTING',
           // A finished call is never processed again by a late or repeated start.
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          typedSearchAttributes: [
-            { key: callIntegrationIdKey, value: call.integration_id },
-            { key: callExternalIdKey, value: call.external_id.slice(0, maxKeywordLength) },
-            { key: callStatusKey, value: 'queued' },
-            ...(call.rep_name
-              ? [{ key: callRepNameKey, value: call.rep_name.slice(0, maxKeywordLength) }]
-              : []),
-          ],
         }),
       );
     } catch (error) {
@@ -83,44 +86,62 @@ export function createCallDispatcher(options: CallDispatcherOptions): CallDispat
     await markWorkflowStarted(db, call.id);
   }
 
-  async function dispatch(call: Call): Promise<boolean> {
-    // While Temporal is known to be down, requests do not wait for it; the loop catches up.
-    if (!reachable) {
-      return false;
+  function pump(): void {
+    while (reachable && !stopped && inFlight.size < maxConcurrentStarts && queue.length > 0) {
+      const { call, settle } = queue.shift()!;
+      const attempt = startWorkflow(call).then(
+        () => {
+          reachable = true;
+          settle(true);
+        },
+        (error: unknown) => {
+          if (reachable) {
+            logger.warn({ err: error, callId: call.id }, 'workflow start deferred');
+          }
+          reachable = false;
+          settle(false);
+        },
+      );
+      const tracked = attempt.finally(() => {
+        inFlight.delete(tracked);
+        pendingIds.delete(call.id);
+        pump();
+      });
+      inFlight.add(tracked);
     }
 
-    try {
-      await startWorkflow(call);
-
-      return true;
-    } catch (error) {
-      reachable = false;
-      logger.warn({ err: error, callId: call.id }, 'workflow start deferred');
-
-      return false;
+    // While Temporal is unreachable the queue is not held in memory: the rows are the queue.
+    if (!reachable || stopped) {
+      for (const { call, settle } of queue.splice(0)) {
+        pendingIds.delete(call.id);
+        settle(false);
+      }
     }
   }
 
-  async function recoverOnce(): Promise<number> {
-    const pending = await findUnstartedCalls(db, new Date(Date.now() - recoveryGraceMs), 100);
-    let started = 0;
+  function enqueue(call: Call): Promise<boolean> {
+    if (pendingIds.has(call.id) || queue.length >= maxQueued || !reachable || stopped) {
+      return Promise.resolve(false);
+    }
 
-    for (const call of pending) {
-      try {
-        await startWorkflow(call);
-        started += 1;
-        reachable = true;
-      } catch (error) {
-        reachable = false;
-        logger.warn({ err: error, pending: pending.length }, 'workflow recovery paused');
-        break;
-      }
-    }
+    pendingIds.add(call.id);
+    const started = new Promise<boolean>((settle) => queue.push({ call, settle }));
+    pump();
+
+    return started;
+  }
+
+  async function recoverOnce(): Promise<number> {
+    // A recovery pass is also how an unreachable Temporal is probed again.
+    reachable = true;
+    const before = new Date(Date.now() - recoveryGraceMs);
+    const pending = (await findUnstartedCalls(db, before, 500)).filter(
+      (call) => !pendingIds.has(call.id),
+    );
+    const results = await Promise.all(pending.map(enqueue));
+    const started = results.filter(Boolean).length;
     if (started > 0) {
-      logger.info({ started }, 'workflows recovered');
-    }
-    if (pending.length === 0) {
-      reachable = true;
+      logger.info({ started, waiting: pending.length - started }, 'workflows recovered');
     }
 
     return started;
@@ -139,7 +160,7 @@ export function createCallDispatcher(options: CallDispatcherOptions): CallDispat
       recoverPending()
         .catch((error: unknown) => logger.error({ err: error }, 'workflow recovery failed'))
         .finally(() => {
-          if (timer) {
+          if (!stopped) {
             scheduleNext();
           }
         });
@@ -148,13 +169,17 @@ export function createCallDispatcher(options: CallDispatcherOptions): CallDispat
   }
 
   return {
-    dispatch,
+    dispatch(call) {
+      void enqueue(call);
+    },
     recoverPending,
     startRecoveryLoop: scheduleNext,
     async stop() {
+      stopped = true;
       clearTimeout(timer);
-      timer = undefined;
-      await recovering;
+      pump();
+      await recovering?.catch(() => undefined);
+      await Promise.all(inFlight);
     },
     temporalReachable: () => reachable,
   };

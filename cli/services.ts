@@ -2,7 +2,11 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { createApp } from '../api/app.js';
-import { createCallDispatcher, type CallDispatcher } from '../api/call-dispatcher.js';
+import {
+  createCallDispatcher,
+  type CallDispatcher,
+  type CallDispatcherOptions,
+} from '../api/call-dispatcher.js';
 import { listen, type RunningServer } from '../api/server.js';
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
@@ -27,7 +31,8 @@ export async function startApiService(options: {
   db: Database;
   logger: Logger;
   temporalAddress: string;
-  recoveryIntervalMs?: number;
+  /** Tuning of the workflow dispatcher (tests shorten the recovery loop's timings). */
+  dispatcher?: Pick<CallDispatcherOptions, 'recoveryIntervalMs' | 'recoveryGraceMs'>;
 }): Promise<ApiService> {
   const { config, db, logger } = options;
   const connection = Connection.lazy({ address: options.temporalAddress });
@@ -37,9 +42,7 @@ export async function startApiService(options: {
     client,
     taskQueue: config.temporalTaskQueue,
     logger,
-    ...(options.recoveryIntervalMs !== undefined && {
-      recoveryIntervalMs: options.recoveryIntervalMs,
-    }),
+    ...options.dispatcher,
   });
 
   const app = createApp({

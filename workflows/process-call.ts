@@ -7,9 +7,23 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { CallStatus } from '../db/schema.js';
-import { callStatusKey } from './search-attributes.js';
+import {
+  callExternalIdKey,
+  callIntegrationIdKey,
+  callRepNameKey,
+  callStatusKey,
+} from './search-attributes.js';
 
-export type ProcessCallInput = { callId: string };
+// Keyword values are bounded by the server; long values are cut, never refused.
+const maxKeywordLength = 255;
+
+export type ProcessCallInput = {
+  callId: string;
+  /** Copied into search attributes so operators can find the call in the Temporal UI. */
+  integrationId?: string;
+  externalId?: string;
+  repName?: string | null;
+};
 
 export type ProcessCallResult =
   | { status: 'scored'; overall: number | null }
@@ -50,7 +64,18 @@ function reasonOf(failure: ActivityFailure): string {
  * Takes one stored call from `queued` to `scored` (or `failed` with a reason). Transcripts and
  * audio never pass through the workflow's history: activities read and write them by call id.
  */
-export async function processCall({ callId }: ProcessCallInput): Promise<ProcessCallResult> {
+export async function processCall(input: ProcessCallInput): Promise<ProcessCallResult> {
+  const { callId } = input;
+  // Set by the workflow rather than at start: on the webhook's hot path they cost a third of
+  // Temporal's start throughput. Until this first task runs, the workflow id carries the same facts.
+  upsertSearchAttributes([
+    { key: callStatusKey, value: 'queued' },
+    ...(input.integrationId ? [{ key: callIntegrationIdKey, value: input.integrationId }] : []),
+    ...(input.externalId
+      ? [{ key: callExternalIdKey, value: input.externalId.slice(0, maxKeywordLength) }]
+      : []),
+    ...(input.repName ? [{ key: callRepNameKey, value: input.repName.slice(0, maxKeywordLength) }] : []),
+  ]);
   const plan = await beginProcessing(callId);
 
   try {

@@ -79,7 +79,7 @@ export function webhookRoutes({ db, dispatcher, bodyLimit }: WebhookRouteDeps): 
         return;
       }
 
-      await dispatcher.dispatch(call);
+      dispatcher.dispatch(call);
       ctx.state.log.info({ callId: call.id, integrationId: integration.id }, 'call accepted');
       ctx.body = { success: true, callId: call.id };
     },

@@ -67,7 +67,7 @@ for (const kind of availableDatabaseKinds()) {
 
       // Forget that the workflow started, as if the api had crashed right after starting it.
       await stack.database.db.updateTable('calls').set({ workflow_started_at: null }).where('id', '=', callId).execute();
-      await sleep(2_100);
+      await sleep(1_100);
       await stack.api.dispatcher.recoverPending();
 
       const call = await stack.waitForCall(callId);

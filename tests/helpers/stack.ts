@@ -115,7 +115,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     db: database.db,
     logger,
     temporalAddress: address,
-    recoveryIntervalMs: options.recoveryIntervalMs ?? 500,
+    dispatcher: { recoveryIntervalMs: options.recoveryIntervalMs ?? 500, recoveryGraceMs: 1_000 },
   });
   const baseUrl = `http://127.0.0.1:${api.server.port}`;
 
