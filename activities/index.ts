@@ -1,12 +1,16 @@
 import { createCallActivities, type CallActivityDeps } from './calls.js';
+import { createRecordingActivities, type RecordingActivityDeps } from './recordings/index.js';
 import { createScoringActivities, type ScoringActivityDeps } from './scoring.js';
 
-export type ActivityDeps = CallActivityDeps & ScoringActivityDeps;
+export type ActivityDeps = Omit<CallActivityDeps, 'transcriptionConfigured'> &
+  ScoringActivityDeps &
+  RecordingActivityDeps;
 
 /** Every activity the worker registers, built from injected dependencies. */
 export function createActivities(deps: ActivityDeps) {
   return {
-    ...createCallActivities(deps),
+    ...createCallActivities({ ...deps, transcriptionConfigured: deps.transcriber !== undefined }),
+    ...createRecordingActivities(deps),
     ...createScoringActivities(deps),
   };
 }

@@ -4,14 +4,15 @@ import { saveScore } from '../db/queries/calls.js';
 import type { JsonObject } from '../db/schema.js';
 import { computeConversationStats } from '../scoring/conversation-stats.js';
 import { requireCall } from './calls.js';
+import type { EventPublisher } from './events.js';
 
-export type ScoringActivityDeps = { db: Database };
+export type ScoringActivityDeps = { db: Database; events: EventPublisher };
 
 export type ScoreResult = { overall: number | null; scorer: string };
 
 const statsScorer = { name: 'conversation-stats', version: '1' };
 
-export function createScoringActivities({ db }: ScoringActivityDeps) {
+export function createScoringActivities({ db, events }: ScoringActivityDeps) {
   return {
     /** Scores the call's stored transcript, stores the scorecard and marks the call `scored`. */
     async scoreCall(callId: string): Promise<ScoreResult> {
@@ -28,6 +29,7 @@ export function createScoringActivities({ db }: ScoringActivityDeps) {
         overall: null,
         scorecard,
       });
+      await events.publish('call.scored', callId, { dedupeKey: statsScorer.version });
 
       return { overall: null, scorer: statsScorer.name };
     },

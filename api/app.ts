@@ -3,6 +3,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
+import type { SecretBox } from '../core/secret-box.js';
 import type { Database } from '../db/database.js';
 import type { CallDispatcher } from './call-dispatcher.js';
 import type { AppState } from './context.js';
@@ -19,6 +20,7 @@ export type AppDeps = {
   dispatcher: CallDispatcher;
   logger: Logger;
   checkTemporal: () => Promise<void>;
+  secretBox: SecretBox;
 };
 
 function mount(app: Koa<AppState>, router: Router<AppState>): void {
@@ -45,7 +47,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   management.use(authenticateAdmin(db));
   management.use(bodyParser({ enableTypes: ['json'], jsonLimit: '1mb', encoding: 'utf-8' }));
   for (const routes of [
-    integrationRoutes({ db, publicBaseUrl: config.publicBaseUrl }),
+    integrationRoutes({ db, publicBaseUrl: config.publicBaseUrl, secretBox: deps.secretBox }),
     callRoutes({ db }),
   ]) {
     management.use(routes.routes(), routes.allowedMethods());

@@ -15,6 +15,8 @@ export function integrationResource(integration: Integration, publicBaseUrl: str
     apiKeyPreview: integration.api_key_preview,
     ipAllowlist: integration.ip_allowlist,
     enabled: integration.enabled,
+    hasRecordingAuth: integration.recording_auth_sealed !== null,
+    transcriptionLanguage: integration.transcription_language,
     createdAt: integration.created_at.toISOString(),
     updatedAt: integration.updated_at.toISOString(),
   };

@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { noEventPublisher } from '../activities/events.js';
 import { createActivities } from '../activities/index.js';
 import { createApp } from '../api/app.js';
 import {
@@ -10,8 +11,10 @@ import {
 import { listen, type RunningServer } from '../api/server.js';
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
+import { createSecretBox, resolveSecretsKey } from '../core/secret-box.js';
 import { ensureSearchAttributes } from '../core/temporal.js';
 import type { Database } from '../db/database.js';
+import { createRecordingDeps } from '../worker/recording-deps.js';
 import { installTemporalRuntime } from '../worker/runtime-logger.js';
 import { createCallWorker } from '../worker/worker.js';
 
@@ -50,6 +53,7 @@ export async function startApiService(options: {
     db,
     dispatcher,
     logger,
+    secretBox: createSecretBox(await resolveSecretsKey(config)),
     checkTemporal: async () => {
       await connection.withDeadline(Date.now() + 1_500, () =>
         connection.workflowService.getSystemInfo({}),
@@ -102,7 +106,11 @@ export async function startWorkerService(options: {
     connection,
     namespace: config.temporalNamespace,
     taskQueue: config.temporalTaskQueue,
-    activities: createActivities({ db }),
+    activities: createActivities({
+      ...(await createRecordingDeps(config, db)),
+      db,
+      events: noEventPublisher,
+    }),
     logger,
     ...(options.workflowBundle && { workflowBundle: options.workflowBundle }),
   });

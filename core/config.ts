@@ -47,7 +47,46 @@ const envSchema = z.object({
   TRUST_PROXY: z.preprocess(emptyAsUndefined, trustProxy.default(0)),
   WEBHOOK_BODY_LIMIT: z.preprocess(emptyAsUndefined, byteSize.default('2mb')),
   LOG_LEVEL: z.preprocess(emptyAsUndefined, z.enum(logLevels).default('info')),
+  ALLOW_PRIVATE_HOSTS: z.preprocess(emptyAsUndefined, z.string().default('')),
+  SECRETS_ENCRYPTION_KEY: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .refine(
+        (value) => decodeKey(value)?.length === 32,
+        'expected 32 bytes as 64 hex characters or base64',
+      )
+      .optional(),
+  ),
+  RECORDINGS_STORAGE: z.preprocess(emptyAsUndefined, z.enum(['local', 's3']).default('local')),
+  RECORDINGS_DIR: z.preprocess(emptyAsUndefined, z.string().optional()),
+  RECORDING_MAX_BYTES: z.preprocess(
+    emptyAsUndefined,
+    z.coerce.number().int().positive().default(512 * 1024 * 1024),
+  ),
+  RECORDING_CONNECT_TIMEOUT_MS: z.preprocess(emptyAsUndefined, z.coerce.number().int().positive().default(10_000)),
+  RECORDING_READ_TIMEOUT_MS: z.preprocess(emptyAsUndefined, z.coerce.number().int().positive().default(30_000)),
+  S3_BUCKET: z.preprocess(emptyAsUndefined, z.string().optional()),
+  S3_REGION: z.preprocess(emptyAsUndefined, z.string().optional()),
+  S3_ENDPOINT: z.preprocess(emptyAsUndefined, z.url().optional()),
+  S3_FORCE_PATH_STYLE: z.preprocess(emptyAsUndefined, z.stringbool().default(false)),
+  S3_ACCESS_KEY_ID: z.preprocess(emptyAsUndefined, z.string().optional()),
+  S3_SECRET_ACCESS_KEY: z.preprocess(emptyAsUndefined, z.string().optional()),
+  S3_PREFIX: z.preprocess(emptyAsUndefined, z.string().optional()),
+  ASSEMBLYAI_API_KEY: z.preprocess(emptyAsUndefined, z.string().optional()),
+  ASSEMBLYAI_BASE_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
+  ASSEMBLYAI_CONCURRENCY: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).max(1000).default(5)),
 });
+
+/** A 32-byte key given as 64 hex characters or as base64; undefined if it is neither. */
+export function decodeKey(text: string): Buffer | undefined {
+  if (/^[0-9a-f]{64}$/i.test(text)) {
+    return Buffer.from(text, 'hex');
+  }
+  const bytes = Buffer.from(text, 'base64');
+
+  return bytes.length === 32 ? bytes : undefined;
+}
 
 /** The service's configuration, read once at start-up from the environment and never changed. */
 export type Config = Readonly<{
@@ -81,6 +120,47 @@ export type Config = Readonly<{
   webhookBodyLimit: string;
   /** `LOG_LEVEL`: pino level (default `info`). */
   logLevel: (typeof logLevels)[number];
+  /**
+   * `ALLOW_PRIVATE_HOSTS`: comma-separated host names, addresses or CIDRs that recording downloads
+   * and outbound webhooks may reach although they are private. Empty by default: only public
+   * addresses are fetched. For local development and tests only.
+   */
+  allowPrivateHosts: readonly string[];
+  /**
+   * `SECRETS_ENCRYPTION_KEY`: 32 bytes (hex or base64) encrypting stored third-party credentials.
+   * Without it, `dev` keeps a generated key in the data folder.
+   */
+  secretsEncryptionKey: Buffer | undefined;
+  recordings: Readonly<{
+    /** `RECORDINGS_STORAGE`: `local` (default) or `s3`. */
+    storage: 'local' | 's3';
+    /** `RECORDINGS_DIR`: the local store's folder (default `<data dir>/recordings`). */
+    dir: string;
+    /** `RECORDING_MAX_BYTES`: the largest recording downloaded (default 512 MiB). */
+    maxBytes: number;
+    /** `RECORDING_CONNECT_TIMEOUT_MS` (default 10 s). */
+    connectTimeoutMs: number;
+    /** `RECORDING_READ_TIMEOUT_MS`: longest silence while downloading (default 30 s). */
+    readTimeoutMs: number;
+    /** `S3_BUCKET`, `S3_REGION`, `S3_ENDPOINT`, `S3_FORCE_PATH_STYLE`, `S3_ACCESS_KEY_ID`, `S3_SECRET_ACCESS_KEY`, `S3_PREFIX`. */
+    s3: Readonly<{
+      bucket: string | undefined;
+      region: string | undefined;
+      endpoint: string | undefined;
+      forcePathStyle: boolean;
+      accessKeyId: string | undefined;
+      secretAccessKey: string | undefined;
+      prefix: string | undefined;
+    }>;
+  }>;
+  assemblyAi: Readonly<{
+    /** `ASSEMBLYAI_API_KEY`: without it, calls that have only a recording fail with a clear reason. */
+    apiKey: string | undefined;
+    /** `ASSEMBLYAI_BASE_URL`: AssemblyAI's API origin (the EU region, or a local server in tests). */
+    baseUrl: string | undefined;
+    /** `ASSEMBLYAI_CONCURRENCY`: transcripts in progress at AssemblyAI at once, across all workers (default 5). */
+    concurrency: number;
+  }>;
 }>;
 
 /** A configuration problem, naming every variable that is missing or malformed. */
@@ -114,5 +194,32 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxyHops: values.TRUST_PROXY,
     webhookBodyLimit: values.WEBHOOK_BODY_LIMIT,
     logLevel: values.LOG_LEVEL,
+    allowPrivateHosts: values.ALLOW_PRIVATE_HOSTS.split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean),
+    secretsEncryptionKey: values.SECRETS_ENCRYPTION_KEY
+      ? decodeKey(values.SECRETS_ENCRYPTION_KEY)
+      : undefined,
+    recordings: Object.freeze({
+      storage: values.RECORDINGS_STORAGE,
+      dir: path.resolve(values.RECORDINGS_DIR ?? path.join(values.CLOSERMODE_DATA_DIR, 'recordings')),
+      maxBytes: values.RECORDING_MAX_BYTES,
+      connectTimeoutMs: values.RECORDING_CONNECT_TIMEOUT_MS,
+      readTimeoutMs: values.RECORDING_READ_TIMEOUT_MS,
+      s3: Object.freeze({
+        bucket: values.S3_BUCKET,
+        region: values.S3_REGION,
+        endpoint: values.S3_ENDPOINT,
+        forcePathStyle: values.S3_FORCE_PATH_STYLE,
+        accessKeyId: values.S3_ACCESS_KEY_ID,
+        secretAccessKey: values.S3_SECRET_ACCESS_KEY,
+        prefix: values.S3_PREFIX,
+      }),
+    }),
+    assemblyAi: Object.freeze({
+      apiKey: values.ASSEMBLYAI_API_KEY,
+      baseUrl: values.ASSEMBLYAI_BASE_URL,
+      concurrency: values.ASSEMBLYAI_CONCURRENCY,
+    }),
   });
 }

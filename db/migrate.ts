@@ -6,11 +6,15 @@ import {
 } from 'kysely/migration';
 import type { Database } from './database.js';
 import * as initial from './migrations/0001-initial.js';
+import * as recordings from './migrations/0002-recordings.js';
+import * as downstream from './migrations/0003-downstream.js';
 
 // Listed in code rather than read from a folder, so migrations work the same under tsx, in a
 // bundle and in the Docker image. Names sort in the order they run.
 const migrations: Record<string, Migration> = {
   '0001-initial': initial,
+  '0002-recordings': recordings,
+  '0003-downstream': downstream,
 };
 
 const provider: MigrationProvider = {

@@ -53,6 +53,10 @@ export type IntegrationTable = {
   /** CIDRs the webhook accepts requests from; empty allows every address. */
   ip_allowlist: ColumnType<string[], string[] | undefined, string[]>;
   enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  /** HTTP Basic credentials for the recording host, sealed; see `core/secret-box.ts`. */
+  recording_auth_sealed: string | null;
+  /** The AssemblyAI language code for this integration's calls; null lets AssemblyAI decide. */
+  transcription_language: string | null;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
   deleted_at: Date | null;
@@ -80,8 +84,30 @@ export type CallTable = {
   /** The latest scorecard; every scorecard ever made for the call is kept in `scores`. */
   score: ColumnType<JsonObject | null, string | null, string | null>;
   overall_score: number | null;
+  /** AssemblyAI's utterances with speaker, times and confidence, as `Agent`/`Customer` turns. */
+  transcript_utterances: ColumnType<JsonValue[] | null, string | null, string | null>;
+  /** AssemblyAI's transcript id while and after it transcribes the call. */
+  transcription_id: string | null;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
+};
+
+export type RecordingTable = {
+  call_id: string;
+  storage_key: string;
+  /** bigint: pg returns it as a string. */
+  size: ColumnType<string, number, number>;
+  sha256: string;
+  content_type: string;
+  duration_seconds: number | null;
+  final_url: string;
+  downloaded_at: ColumnType<Date, Date | undefined, Date>;
+};
+
+export type TranscriptionSlotTable = {
+  slot: number;
+  call_id: string | null;
+  expires_at: Date | null;
 };
 
 export type ScoreTable = {
@@ -94,12 +120,106 @@ export type ScoreTable = {
   created_at: CreatedAt;
 };
 
+/** Why an outbound webhook endpoint receives nothing: switched off, answered 410, or failed 5 days. */
+export type EndpointDisabledReason = 'manual' | 'gone' | 'failing';
+
+export type WebhookEndpointTable = {
+  id: Generated<string>;
+  workspace_id: string;
+  url: string;
+  description: ColumnType<string, string | undefined, string>;
+  /** The event types delivered (see `callEventTypes`); empty delivers every type. */
+  event_types: ColumnType<string[], string[] | undefined, string[]>;
+  enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  disabled_reason: EndpointDisabledReason | null;
+  /** The signing secret (`whsec_…`), sealed with the secrets key; shown only when made. */
+  secret_sealed: string;
+  /** The secret before the last rotation: deliveries carry its signature too until it expires. */
+  previous_secret_sealed: string | null;
+  previous_secret_expires_at: Date | null;
+  /** Start of the current unbroken run of failed attempts; a success clears it. */
+  failing_since: Date | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+  deleted_at: Date | null;
+};
+
+export type EventTable = {
+  /** Also the `webhook-id` of every delivery, so receivers can deduplicate. */
+  id: string;
+  workspace_id: string;
+  call_id: string;
+  type: string;
+  /** Tells apart events of one type and call that are meant to be distinct (a re-score). */
+  dedupe_key: ColumnType<string, string | undefined, never>;
+  /** `{ id, type, createdAt, data: { call } }` as it was at publish time; stored as `json`. */
+  payload: ColumnType<JsonObject, string, never>;
+  created_at: CreatedAt;
+};
+
+/** `pending` waits for its next attempt; `skipped` means the endpoint went away first. */
+export type WebhookDeliveryStatus = 'pending' | 'succeeded' | 'failed' | 'skipped';
+
+export type WebhookDeliveryTable = {
+  id: Generated<string>;
+  workspace_id: string;
+  event_id: string;
+  endpoint_id: string;
+  status: ColumnType<WebhookDeliveryStatus, WebhookDeliveryStatus | undefined, WebhookDeliveryStatus>;
+  attempt_count: ColumnType<number, number | undefined, number>;
+  last_attempt_at: Date | null;
+  last_response_status: number | null;
+  next_attempt_at: Date | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+};
+
+/** What started a delivery attempt: the retry schedule, or an admin's retry request. */
+export type DeliveryAttemptTrigger = 'scheduled' | 'manual';
+
+export type WebhookDeliveryAttemptTable = {
+  id: Generated<string>;
+  delivery_id: string;
+  attempt: number;
+  trigger: DeliveryAttemptTrigger;
+  started_at: Date;
+  /** Null when no response arrived (refused address, timeout, connection error). */
+  response_status: number | null;
+  latency_ms: number;
+  /** The first KiB of the response body at most. */
+  response_body: string | null;
+  error: string | null;
+  succeeded: boolean;
+};
+
+export type AuditLogTable = {
+  id: Generated<string>;
+  workspace_id: string;
+  /** The admin key that acted; null once that key is deleted. */
+  admin_key_id: string | null;
+  /** `<target>.<verb>`, e.g. `integration.rotate_key`. */
+  action: string;
+  target_type: string;
+  target_id: string | null;
+  /** Which fields changed, never their secret values. */
+  details: ColumnType<JsonObject | null, string | null, never>;
+  request_id: string | null;
+  created_at: CreatedAt;
+};
+
 export type DatabaseSchema = {
   workspaces: WorkspaceTable;
   admin_keys: AdminKeyTable;
   integrations: IntegrationTable;
   calls: CallTable;
   scores: ScoreTable;
+  recordings: RecordingTable;
+  transcription_slots: TranscriptionSlotTable;
+  webhook_endpoints: WebhookEndpointTable;
+  events: EventTable;
+  webhook_deliveries: WebhookDeliveryTable;
+  webhook_delivery_attempts: WebhookDeliveryAttemptTable;
+  audit_log: AuditLogTable;
 };
 
 export type Workspace = Selectable<WorkspaceTable>;
@@ -113,4 +233,15 @@ export type Call = Selectable<CallTable>;
 export type NewCall = Insertable<CallTable>;
 export type CallUpdate = Updateable<CallTable>;
 export type Score = Selectable<ScoreTable>;
+export type Recording = Selectable<RecordingTable>;
 export type NewScore = Insertable<ScoreTable>;
+export type WebhookEndpoint = Selectable<WebhookEndpointTable>;
+export type NewWebhookEndpoint = Insertable<WebhookEndpointTable>;
+export type WebhookEndpointUpdate = Updateable<WebhookEndpointTable>;
+export type Event = Selectable<EventTable>;
+export type NewEvent = Insertable<EventTable>;
+export type WebhookDelivery = Selectable<WebhookDeliveryTable>;
+export type WebhookDeliveryAttempt = Selectable<WebhookDeliveryAttemptTable>;
+export type NewWebhookDeliveryAttempt = Insertable<WebhookDeliveryAttemptTable>;
+export type AuditLogEntry = Selectable<AuditLogTable>;
+export type NewAuditLogEntry = Insertable<AuditLogTable>;

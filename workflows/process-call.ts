@@ -1,8 +1,10 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   log,
   proxyActivities,
+  sleep,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
@@ -35,6 +37,39 @@ const { beginProcessing, setStatus, markFailed } = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
+// A download heartbeats every second; twenty silent seconds mean its worker is gone, and the
+// download starts again on another one.
+const { downloadRecording } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 hour',
+  heartbeatTimeout: '20 seconds',
+  retry: {
+    initialInterval: '5 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '5 minutes',
+    maximumAttempts: 10,
+  },
+});
+
+// Waits for a free slot without limit: the bound on AssemblyAI concurrency delays calls, it never
+// fails them.
+const { acquireTranscriptionSlot, releaseTranscriptionSlot } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 1.5, maximumInterval: '30 seconds' },
+});
+
+const { submitTranscription, checkTranscription } = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  retry: {
+    initialInterval: '500 milliseconds',
+    backoffCoefficient: 2,
+    maximumInterval: '2 minutes',
+    maximumAttempts: 12,
+  },
+});
+
+/** How long AssemblyAI may take before the call fails; its own limit is far below. */
+const transcriptionDeadlineMs = 6 * 60 * 60 * 1000;
+
 const { scoreCall } = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
   retry: {
@@ -61,6 +96,33 @@ function reasonOf(failure: ActivityFailure): string {
 }
 
 /**
+ * Transcribes the stored recording. The wait is a durable timer between short status checks, so no
+ * worker slot is held while AssemblyAI works, and a restart loses nothing.
+ */
+async function transcribe(callId: string): Promise<void> {
+  await acquireTranscriptionSlot(callId);
+  try {
+    const { transcriptId } = await submitTranscription(callId);
+    const deadline = Date.now() + transcriptionDeadlineMs;
+    let delayMs = 1_000;
+
+    for (;;) {
+      await sleep(delayMs);
+      if ((await checkTranscription(callId, transcriptId)).done) {
+        return;
+      }
+      if (Date.now() > deadline) {
+        throw ApplicationFailure.nonRetryable('AssemblyAI did not finish the transcript within 6 hours');
+      }
+      delayMs = Math.min(delayMs * 1.5, 30_000);
+    }
+  } finally {
+    // Released even when the workflow is cancelled, or the slot would wait for its lease to expire.
+    await CancellationScope.nonCancellable(() => releaseTranscriptionSlot(callId));
+  }
+}
+
+/**
  * Takes one stored call from `queued` to `scored` (or `failed` with a reason). Transcripts and
  * audio never pass through the workflow's history: activities read and write them by call id.
  */
@@ -80,7 +142,20 @@ export async function processCall(input: ProcessCallInput): Promise<ProcessCallR
 
   try {
     if (!plan.hasTranscript) {
-      throw ApplicationFailure.nonRetryable('call has neither a transcript nor a recording', 'NoInput');
+      if (!plan.hasRecording) {
+        throw ApplicationFailure.nonRetryable('call has neither a transcript nor a recording');
+      }
+      // Checked before downloading, so such calls fail at once with a reason that says what to do.
+      if (!plan.canTranscribe) {
+        throw ApplicationFailure.nonRetryable(
+          'transcription is not configured: set ASSEMBLYAI_API_KEY, or send a transcript',
+        );
+      }
+
+      await moveTo(callId, 'downloading');
+      await downloadRecording(callId);
+      await moveTo(callId, 'transcribing');
+      await transcribe(callId);
     }
 
     await moveTo(callId, 'scoring');

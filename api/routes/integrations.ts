@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Router from '@koa/router';
 import { z } from 'zod';
 import { generateApiKey, hashSecret, keyPreview } from '../../core/secrets.js';
+import type { SecretBox } from '../../core/secret-box.js';
 import type { Database } from '../../db/database.js';
 import {
   findIntegration,
@@ -15,7 +16,7 @@ import { normaliseAllowlistEntry } from '../ip-allowlist.js';
 import { integrationResource, webhookUrlFor } from '../resources.js';
 import { parseRequest } from '../validation.js';
 
-export type IntegrationRouteDeps = { db: Database; publicBaseUrl: string };
+export type IntegrationRouteDeps = { db: Database; publicBaseUrl: string; secretBox: SecretBox };
 
 const allowlist = z
   .array(z.string())
@@ -45,12 +46,32 @@ const createSchema = z.object({
   ipAllowlist: allowlist.optional(),
 });
 
+const recordingAuth = z
+  .object({ username: z.string().min(1).max(500), password: z.string().max(2_000) })
+  .nullable();
+
+const transcriptionLanguage = z
+  .string()
+  .regex(/^[a-z]{2,3}(_[a-z]{2})?$/, 'Must be an AssemblyAI language code such as en_us or de')
+  .nullable();
+
 const updateSchema = z
-  .object({ name: name.optional(), ipAllowlist: allowlist.optional(), enabled: z.boolean().optional() })
+  .object({
+    name: name.optional(),
+    ipAllowlist: allowlist.optional(),
+    enabled: z.boolean().optional(),
+    /** HTTP Basic credentials for the recording host (Twilio can require them); null removes them. */
+    recordingAuth: recordingAuth.optional(),
+    transcriptionLanguage: transcriptionLanguage.optional(),
+  })
   .refine((value) => Object.keys(value).length > 0, 'Nothing to change');
 
 /** Workspace integrations: the webhook URLs dialers post to and their keys. */
-export function integrationRoutes({ db, publicBaseUrl }: IntegrationRouteDeps): Router<AppState> {
+export function integrationRoutes({
+  db,
+  publicBaseUrl,
+  secretBox,
+}: IntegrationRouteDeps): Router<AppState> {
   const router = new Router<AppState>();
 
   router.post('/api/integrations', async (ctx) => {
@@ -101,6 +122,12 @@ export function integrationRoutes({ db, publicBaseUrl }: IntegrationRouteDeps): 
       ...(input.name !== undefined && { name: input.name }),
       ...(input.ipAllowlist !== undefined && { ip_allowlist: input.ipAllowlist }),
       ...(input.enabled !== undefined && { enabled: input.enabled }),
+      ...(input.recordingAuth !== undefined && {
+        recording_auth_sealed: input.recordingAuth && secretBox.seal(JSON.stringify(input.recordingAuth)),
+      }),
+      ...(input.transcriptionLanguage !== undefined && {
+        transcription_language: input.transcriptionLanguage,
+      }),
     });
     if (!integration) {
       throw new AppError('not_found', 'Integration not found');

@@ -47,6 +47,11 @@ export async function findIntegration(
     .executeTakeFirst();
 }
 
+/** Any integration by id, deleted or not: for workers processing calls it already accepted. */
+export async function findIntegrationById(db: Database, id: string): Promise<Integration | undefined> {
+  return db.selectFrom('integrations').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
 export async function listIntegrations(db: Database, workspaceId: string): Promise<Integration[]> {
   return db
     .selectFrom('integrations')

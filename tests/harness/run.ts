@@ -45,7 +45,7 @@ async function main(): Promise<number> {
   });
   const server = process.env.TEMPORAL_ADDRESS
     ? undefined
-    : await startTemporalDevServer({ cliPath: temporalCli, namespace: 'default' });
+    : await startTemporalDevServer({ cliPath: temporalCli, namespace: 'default', logger });
   const temporalAddress = process.env.TEMPORAL_ADDRESS ?? server!.address;
 
   const bundlePath = path.join(scratch, 'workflow-bundle.js');

@@ -6,6 +6,8 @@ import { migrateToLatest } from '../../db/migrate.js';
 export type TestDatabase = {
   db: Database;
   kind: DatabaseKind;
+  /** The connection URL, for PostgreSQL databases other processes can open too. */
+  url?: string;
   close(): Promise<void>;
 };
 
@@ -49,6 +51,7 @@ export async function createTestDatabase(kind: DatabaseKind = defaultDatabaseKin
 
   return {
     ...handle,
+    url: url.toString(),
     async close() {
       await handle.close();
       const cleanup = new pg.Client({ connectionString: serverUrl });

@@ -1,0 +1,214 @@
+import { sql } from 'kysely';
+import type { Database } from '../database.js';
+import type {
+  Event,
+  NewEvent,
+  NewWebhookDeliveryAttempt,
+  WebhookDelivery,
+  WebhookDeliveryAttempt,
+  WebhookDeliveryStatus,
+} from '../schema.js';
+import { isUuid } from './integrations.js';
+
+/**
+ * Stores an event unless one with the same call, type and dedupe key exists; returns the stored
+ * one either way, so a retried publish finds the event (and its id) of the first try.
+ */
+export async function insertEventIfNew(
+  db: Database,
+  values: NewEvent,
+): Promise<{ event: Event; created: boolean }> {
+  const inserted = await db
+    .insertInto('events')
+    .values(values)
+    .onConflict((oc) => oc.columns(['call_id', 'type', 'dedupe_key']).doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  if (inserted) {
+    return { event: inserted, created: true };
+  }
+
+  const existing = await db
+    .selectFrom('events')
+    .selectAll()
+    .where('call_id', '=', values.call_id)
+    .where('type', '=', values.type)
+    .where('dedupe_key', '=', values.dedupe_key ?? '')
+    .executeTakeFirstOrThrow();
+
+  return { event: existing, created: false };
+}
+
+export async function findEventById(db: Database, id: string): Promise<Event | undefined> {
+  if (!isUuid(id)) {
+    return undefined;
+  }
+
+  return db.selectFrom('events').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** The delivery of an event to an endpoint, made on first sight and found after that. */
+export async function ensureDelivery(
+  db: Database,
+  values: { workspaceId: string; eventId: string; endpointId: string },
+): Promise<WebhookDelivery> {
+  const inserted = await db
+    .insertInto('webhook_deliveries')
+    .values({
+      workspace_id: values.workspaceId,
+      event_id: values.eventId,
+      endpoint_id: values.endpointId,
+      next_attempt_at: new Date(),
+    })
+    .onConflict((oc) => oc.columns(['event_id', 'endpoint_id']).doNothing())
+    .returningAll()
+    .executeTakeFirst();
+
+  return (
+    inserted ??
+    db
+      .selectFrom('webhook_deliveries')
+      .selectAll()
+      .where('event_id', '=', values.eventId)
+      .where('endpoint_id', '=', values.endpointId)
+      .executeTakeFirstOrThrow()
+  );
+}
+
+export async function findDelivery(
+  db: Database,
+  eventId: string,
+  endpointId: string,
+): Promise<WebhookDelivery | undefined> {
+  return db
+    .selectFrom('webhook_deliveries')
+    .selectAll()
+    .where('event_id', '=', eventId)
+    .where('endpoint_id', '=', endpointId)
+    .executeTakeFirst();
+}
+
+export async function findWorkspaceDelivery(
+  db: Database,
+  workspaceId: string,
+  id: string,
+): Promise<WebhookDelivery | undefined> {
+  if (!isUuid(id)) {
+    return undefined;
+  }
+
+  return db
+    .selectFrom('webhook_deliveries')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', id)
+    .executeTakeFirst();
+}
+
+/** Deliveries to one endpoint newest first, `limit` of them after the delivery `afterId`. */
+export async function listEndpointDeliveries(
+  db: Database,
+  filter: { endpointId: string; limit: number; afterId?: string | undefined },
+): Promise<Array<WebhookDelivery & { event_type: string; call_id: string }>> {
+  let query = db
+    .selectFrom('webhook_deliveries as d')
+    .innerJoin('events as e', 'e.id', 'd.event_id')
+    .selectAll('d')
+    .select(['e.type as event_type', 'e.call_id'])
+    .where('d.endpoint_id', '=', filter.endpointId)
+    .orderBy('d.created_at', 'desc')
+    .orderBy('d.id', 'desc')
+    .limit(filter.limit);
+
+  if (filter.afterId) {
+    query = query.where(
+      sql<boolean>`(d.created_at, d.id) < (select w.created_at, w.id from webhook_deliveries w where w.id = ${filter.afterId})`,
+    );
+  }
+
+  return query.execute();
+}
+
+/** The attempts of the deliveries, oldest first, grouped by delivery id. */
+export async function listAttempts(
+  db: Database,
+  deliveryIds: string[],
+): Promise<Map<string, WebhookDeliveryAttempt[]>> {
+  const grouped = new Map<string, WebhookDeliveryAttempt[]>();
+  if (deliveryIds.length === 0) {
+    return grouped;
+  }
+
+  const rows = await db
+    .selectFrom('webhook_delivery_attempts')
+    .selectAll()
+    .where('delivery_id', 'in', deliveryIds)
+    .orderBy('attempt', 'asc')
+    .execute();
+  for (const row of rows) {
+    grouped.set(row.delivery_id, [...(grouped.get(row.delivery_id) ?? []), row]);
+  }
+
+  return grouped;
+}
+
+/**
+ * Logs one attempt and moves the delivery on, in one transaction. The attempt number comes from the
+ * row itself, so scheduled and manual attempts running close together never share a number.
+ */
+export async function recordAttempt(
+  db: Database,
+  deliveryId: string,
+  attempt: Omit<NewWebhookDeliveryAttempt, 'delivery_id' | 'attempt'>,
+  next: { status: WebhookDeliveryStatus; nextAttemptAt: Date | null },
+): Promise<WebhookDeliveryAttempt> {
+  return db.transaction().execute(async (trx) => {
+    const delivery = await trx
+      .updateTable('webhook_deliveries')
+      .set((eb) => ({
+        attempt_count: eb('attempt_count', '+', 1),
+        last_attempt_at: attempt.started_at,
+        last_response_status: attempt.response_status ?? null,
+        // A delivery that once succeeded stays succeeded, whatever a later replay meets.
+        status: sql<WebhookDeliveryStatus>`case when status = 'succeeded' then 'succeeded' else ${next.status} end`,
+        next_attempt_at: next.nextAttemptAt,
+        updated_at: new Date(),
+      }))
+      .where('id', '=', deliveryId)
+      .returning(['attempt_count'])
+      .executeTakeFirstOrThrow();
+
+    return trx
+      .insertInto('webhook_delivery_attempts')
+      .values({ ...attempt, delivery_id: deliveryId, attempt: delivery.attempt_count })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  });
+}
+
+/** Settles a delivery that is still waiting: its schedule ran out, or its endpoint went away. */
+export async function settlePendingDelivery(
+  db: Database,
+  deliveryId: string,
+  status: 'failed' | 'skipped',
+): Promise<void> {
+  await db
+    .updateTable('webhook_deliveries')
+    .set({ status, next_attempt_at: null, updated_at: new Date() })
+    .where('id', '=', deliveryId)
+    .where('status', '=', 'pending')
+    .execute();
+}
+
+/** Marks a delivery as waiting for an attempt requested now; a success stays a success. */
+export async function markDeliveryRequeued(db: Database, deliveryId: string): Promise<void> {
+  await db
+    .updateTable('webhook_deliveries')
+    .set({
+      status: sql<WebhookDeliveryStatus>`case when status = 'succeeded' then 'succeeded' else 'pending' end`,
+      next_attempt_at: new Date(),
+      updated_at: new Date(),
+    })
+    .where('id', '=', deliveryId)
+    .execute();
+}
