@@ -1,37 +1,77 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Database } from '../db/database.js';
 import { saveScore } from '../db/queries/calls.js';
+import { findRubricOverride } from '../db/queries/scoring.js';
 import type { JsonObject } from '../db/schema.js';
-import { computeConversationStats } from '../scoring/conversation-stats.js';
+import { defaultRubric, mergeRubric, type Rubric, type Scorer, type Utterance } from '../scoring/index.js';
 import { requireCall } from './calls.js';
 import type { EventPublisher } from './events.js';
 
-export type ScoringActivityDeps = { db: Database; events: EventPublisher };
+export type ScoringActivityDeps = { db: Database; events: EventPublisher; scorer: Scorer };
 
-export type ScoreResult = { overall: number | null; scorer: string };
+export type ScoreResult = { overall: number; scorer: string; fallbackReason?: string };
 
-const statsScorer = { name: 'conversation-stats', version: '1' };
+/** A workspace's rubric: the defaults with its stored override applied. */
+export async function workspaceRubric(db: Database, workspaceId: string): Promise<Rubric> {
+  const override = await findRubricOverride(db, workspaceId);
 
-export function createScoringActivities({ db, events }: ScoringActivityDeps) {
+  return override ? mergeRubric(defaultRubric, override) : defaultRubric;
+}
+
+function timedUtterances(stored: unknown): Utterance[] | undefined {
+  if (!Array.isArray(stored)) {
+    return undefined;
+  }
+
+  return stored.flatMap((entry: { speaker?: unknown; startMs?: unknown; endMs?: unknown }) =>
+    (entry.speaker === 'agent' || entry.speaker === 'customer') &&
+    typeof entry.startMs === 'number' &&
+    typeof entry.endMs === 'number'
+      ? [{ speaker: entry.speaker, startMs: entry.startMs, endMs: entry.endMs }]
+      : [],
+  );
+}
+
+export function createScoringActivities({ db, events, scorer }: ScoringActivityDeps) {
   return {
-    /** Scores the call's stored transcript, stores the scorecard and marks the call `scored`. */
-    async scoreCall(callId: string): Promise<ScoreResult> {
+    /**
+     * Scores the call's stored transcript with the workspace's rubric, appends the scorecard to its
+     * history, makes it current and marks the call `scored`. `requestId` names a re-score request;
+     * the same request stores one scorecard however often it runs.
+     */
+    async scoreCall(callId: string, requestId?: string): Promise<ScoreResult> {
       const call = await requireCall(db, callId);
       if (!call.transcript_text) {
         throw ApplicationFailure.nonRetryable('call has no transcript to score', 'NoTranscript');
       }
 
-      const stats = computeConversationStats(call.transcript_text);
-      const scorecard: JsonObject = { overall: null, stats, scorer: statsScorer };
-      await saveScore(db, callId, {
-        scorer: statsScorer.name,
-        scorerVersion: statsScorer.version,
-        overall: null,
-        scorecard,
+      const utterances = timedUtterances(call.transcript_utterances);
+      const scorecard = await scorer.score(call.transcript_text, {
+        rubric: await workspaceRubric(db, call.workspace_id),
+        ...(utterances && { utterances }),
+        ...(call.rep_name && { repName: call.rep_name }),
       });
-      await events.publish('call.scored', callId, { dedupeKey: statsScorer.version });
+      if (scorecard.fallbackReason) {
+        Context.current().log.warn('llm scorer fell back to the built-in rubric', {
+          callId,
+          reason: scorecard.fallbackReason,
+        });
+      }
 
-      return { overall: null, scorer: statsScorer.name };
+      await saveScore(db, callId, {
+        scorer: scorecard.scorer.name,
+        scorerVersion: scorecard.scorer.version,
+        overall: scorecard.overall,
+        scorecard: scorecard as unknown as JsonObject,
+        requestId,
+      });
+      await events.publish('call.scored', callId, { dedupeKey: requestId ?? 'initial' });
+
+      return {
+        overall: scorecard.overall,
+        scorer: scorecard.scorer.name,
+        ...(scorecard.fallbackReason && { fallbackReason: scorecard.fallbackReason }),
+      };
     },
   };
 }

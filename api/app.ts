@@ -1,5 +1,6 @@
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
+import type { Client } from '@temporalio/client';
 import Koa from 'koa';
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
@@ -10,12 +11,14 @@ import type { AppState } from './context.js';
 import { authenticateAdmin } from './middleware/authentication.js';
 import { requestContext } from './middleware/request-context.js';
 import { callRoutes } from './routes/calls.js';
+import { scoringRoutes } from './routes/scoring.js';
 import { healthRoutes } from './routes/health.js';
 import { integrationRoutes } from './routes/integrations.js';
 import { webhookRoutes } from './routes/webhook.js';
 
 export type AppDeps = {
-  config: Pick<Config, 'publicBaseUrl' | 'trustProxyHops' | 'webhookBodyLimit'>;
+  config: Pick<Config, 'publicBaseUrl' | 'trustProxyHops' | 'webhookBodyLimit' | 'temporalTaskQueue'>;
+  client: Client;
   db: Database;
   dispatcher: CallDispatcher;
   logger: Logger;
@@ -48,7 +51,8 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   management.use(bodyParser({ enableTypes: ['json'], jsonLimit: '1mb', encoding: 'utf-8' }));
   for (const routes of [
     integrationRoutes({ db, publicBaseUrl: config.publicBaseUrl, secretBox: deps.secretBox }),
-    callRoutes({ db }),
+    callRoutes({ db, client: deps.client, taskQueue: config.temporalTaskQueue }),
+    scoringRoutes({ db }),
   ]) {
     management.use(routes.routes(), routes.allowedMethods());
   }

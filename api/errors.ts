@@ -13,6 +13,10 @@ export const errorRegistry = {
   payload_too_large: { status: 413, message: 'Payload too large' },
   unsupported_media_type: { status: 415, message: 'Content-Type must be application/json' },
   rate_limited: { status: 429, message: 'Too many requests' },
+  /** A webhook endpoint URL the address policy refuses: not http(s), or a private address. */
+  url_refused: { status: 400, message: 'URL refused' },
+  /** A delivery retry for an endpoint that is disabled; enable it first. */
+  endpoint_disabled: { status: 409, message: 'Webhook endpoint is disabled' },
   internal_error: { status: 500, message: 'Internal server error' },
   not_ready: { status: 503, message: 'Service not ready' },
 } as const satisfies Record<string, { status: number; message: string }>;

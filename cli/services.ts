@@ -14,7 +14,7 @@ import type { Logger } from '../core/logger.js';
 import { createSecretBox, resolveSecretsKey } from '../core/secret-box.js';
 import { ensureSearchAttributes } from '../core/temporal.js';
 import type { Database } from '../db/database.js';
-import { createRecordingDeps } from '../worker/recording-deps.js';
+import { createConfiguredScorer, createRecordingDeps } from '../worker/dependencies.js';
 import { installTemporalRuntime } from '../worker/runtime-logger.js';
 import { createCallWorker } from '../worker/worker.js';
 
@@ -50,6 +50,7 @@ export async function startApiService(options: {
 
   const app = createApp({
     config,
+    client,
     db,
     dispatcher,
     logger,
@@ -110,6 +111,7 @@ export async function startWorkerService(options: {
       ...(await createRecordingDeps(config, db)),
       db,
       events: noEventPublisher,
+      scorer: createConfiguredScorer(config),
     }),
     logger,
     ...(options.workflowBundle && { workflowBundle: options.workflowBundle }),

@@ -28,6 +28,33 @@ const trustProxy = z
     return Number(lower);
   });
 
+const durationUnits: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * `WEBHOOK_RETRY_SCHEDULE`: comma-separated delays before each outbound delivery attempt, such as
+ * `0,5s,5m,30m,2h,5h,10h,10h`; a bare number is milliseconds. At most 20 attempts, 7 days each.
+ */
+const retrySchedule = z
+  .string()
+  .transform((value, ctx) => {
+    const delays: number[] = [];
+    for (const part of value.split(',').map((entry) => entry.trim())) {
+      const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(part);
+      const delay = match ? Number(match[1]) * durationUnits[match[2] ?? 'ms']! : NaN;
+      if (!Number.isFinite(delay) || delay > 7 * durationUnits.d!) {
+        ctx.addIssue({ code: 'custom', message: `"${part}" is not a delay such as 0, 200ms, 5s or 2h` });
+        return z.NEVER;
+      }
+      delays.push(Math.round(delay));
+    }
+    if (delays.length > 20) {
+      ctx.addIssue({ code: 'custom', message: 'at most 20 attempts' });
+      return z.NEVER;
+    }
+
+    return delays;
+  });
+
 const envSchema = z.object({
   PORT: z.preprocess(emptyAsUndefined, port.default(3000)),
   HOST: z.preprocess(emptyAsUndefined, z.string().default('0.0.0.0')),
@@ -75,7 +102,19 @@ const envSchema = z.object({
   S3_PREFIX: z.preprocess(emptyAsUndefined, z.string().optional()),
   ASSEMBLYAI_API_KEY: z.preprocess(emptyAsUndefined, z.string().optional()),
   ASSEMBLYAI_BASE_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
+  LLM_BASE_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
+  LLM_MODEL: z.preprocess(emptyAsUndefined, z.string().optional()),
+  LLM_API_KEY: z.preprocess(emptyAsUndefined, z.string().optional()),
+  LLM_MAX_ATTEMPTS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).max(10).default(3)),
+  LLM_TIMEOUT_MS: z.preprocess(emptyAsUndefined, z.coerce.number().int().positive().default(120_000)),
+  LLM_MAX_TRANSCRIPT_CHARS: z.preprocess(
+    emptyAsUndefined,
+    z.coerce.number().int().min(1_000).default(48_000),
+  ),
   ASSEMBLYAI_CONCURRENCY: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).max(1000).default(5)),
+  WEBHOOK_RETRY_SCHEDULE: z.preprocess(emptyAsUndefined, retrySchedule.optional()),
+  WEBHOOK_RATE_LIMIT_PER_SECOND: z.preprocess(emptyAsUndefined, z.coerce.number().positive().default(50)),
+  WEBHOOK_RATE_LIMIT_BURST: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).default(200)),
 });
 
 /** A 32-byte key given as 64 hex characters or as base64; undefined if it is neither. */
@@ -153,6 +192,24 @@ export type Config = Readonly<{
       prefix: string | undefined;
     }>;
   }>;
+  /**
+   * The LLM scorer, when `LLM_BASE_URL` and `LLM_MODEL` are both set (any OpenAI-compatible chat
+   * completions API); otherwise calls are scored by the built-in rubric.
+   */
+  llm: Readonly<{
+    /** `LLM_BASE_URL`: the API root with its version path, e.g. `https://api.openai.com/v1`. */
+    baseUrl: string;
+    /** `LLM_MODEL`. */
+    model: string;
+    /** `LLM_API_KEY`: sent as a Bearer token. */
+    apiKey: string | undefined;
+    /** `LLM_MAX_ATTEMPTS`: requests per call before falling back to the built-in rubric (default 3). */
+    maxAttempts: number;
+    /** `LLM_TIMEOUT_MS`: per request (default 120 s). */
+    timeoutMs: number;
+    /** `LLM_MAX_TRANSCRIPT_CHARS`: longer transcripts are trimmed (default 48,000). */
+    maxTranscriptChars: number;
+  }> | undefined;
   assemblyAi: Readonly<{
     /** `ASSEMBLYAI_API_KEY`: without it, calls that have only a recording fail with a clear reason. */
     apiKey: string | undefined;
@@ -161,6 +218,18 @@ export type Config = Readonly<{
     /** `ASSEMBLYAI_CONCURRENCY`: transcripts in progress at AssemblyAI at once, across all workers (default 5). */
     concurrency: number;
   }>;
+  /**
+   * `WEBHOOK_RETRY_SCHEDULE`: delays in ms before each outbound webhook delivery attempt. Undefined
+   * keeps the production schedule: now, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h, with jitter.
+   */
+  webhookRetryScheduleMs: readonly number[] | undefined;
+  /**
+   * `WEBHOOK_RATE_LIMIT_PER_SECOND`: calls each integration may post per second, on average, to one
+   * api process (default 50). Past it the webhook answers 429 with `Retry-After`.
+   */
+  webhookRateLimitPerSecond: number;
+  /** `WEBHOOK_RATE_LIMIT_BURST`: calls an integration may post at once above that rate (default 200). */
+  webhookRateLimitBurst: number;
 }>;
 
 /** A configuration problem, naming every variable that is missing or malformed. */
@@ -216,10 +285,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         prefix: values.S3_PREFIX,
       }),
     }),
+    llm:
+      values.LLM_BASE_URL && values.LLM_MODEL
+        ? Object.freeze({
+            baseUrl: values.LLM_BASE_URL,
+            model: values.LLM_MODEL,
+            apiKey: values.LLM_API_KEY,
+            maxAttempts: values.LLM_MAX_ATTEMPTS,
+            timeoutMs: values.LLM_TIMEOUT_MS,
+            maxTranscriptChars: values.LLM_MAX_TRANSCRIPT_CHARS,
+          })
+        : undefined,
     assemblyAi: Object.freeze({
       apiKey: values.ASSEMBLYAI_API_KEY,
       baseUrl: values.ASSEMBLYAI_BASE_URL,
       concurrency: values.ASSEMBLYAI_CONCURRENCY,
     }),
+    webhookRetryScheduleMs: values.WEBHOOK_RETRY_SCHEDULE
+      ? Object.freeze(values.WEBHOOK_RETRY_SCHEDULE)
+      : undefined,
+    webhookRateLimitPerSecond: values.WEBHOOK_RATE_LIMIT_PER_SECOND,
+    webhookRateLimitBurst: values.WEBHOOK_RATE_LIMIT_BURST,
   });
 }

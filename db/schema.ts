@@ -117,7 +117,15 @@ export type ScoreTable = {
   scorer_version: string;
   overall: number | null;
   scorecard: ColumnType<JsonObject, string, never>;
+  /** The re-score request that made it; null for the first scoring. */
+  request_id: string | null;
   created_at: CreatedAt;
+};
+
+export type ScoringRubricTable = {
+  workspace_id: string;
+  override: ColumnType<JsonObject, string, string>;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
 };
 
 /** Why an outbound webhook endpoint receives nothing: switched off, answered 410, or failed 5 days. */
@@ -215,6 +223,7 @@ export type DatabaseSchema = {
   scores: ScoreTable;
   recordings: RecordingTable;
   transcription_slots: TranscriptionSlotTable;
+  scoring_rubrics: ScoringRubricTable;
   webhook_endpoints: WebhookEndpointTable;
   events: EventTable;
   webhook_deliveries: WebhookDeliveryTable;

@@ -1,2 +1,6 @@
 export { processCall } from './process-call.js';
 export type { ProcessCallInput, ProcessCallResult } from './process-call.js';
+export { rescoreCall } from './rescore-call.js';
+export type { RescoreCallInput } from './rescore-call.js';
+export { deliverEvent } from './deliver-event.js';
+export type { DeliverEventInput, DeliverEventResult } from './deliver-event.js';

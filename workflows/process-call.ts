@@ -15,6 +15,7 @@ import {
   callRepNameKey,
   callStatusKey,
 } from './search-attributes.js';
+import { scoreCall } from './scoring-activities.js';
 
 // Keyword values are bounded by the server; long values are cut, never refused.
 const maxKeywordLength = 255;
@@ -28,7 +29,7 @@ export type ProcessCallInput = {
 };
 
 export type ProcessCallResult =
-  | { status: 'scored'; overall: number | null }
+  | { status: 'scored'; overall: number }
   | { status: 'failed'; reason: string };
 
 // Database steps retry without limit: a database outage delays calls, it must never fail them.
@@ -70,15 +71,6 @@ const { submitTranscription, checkTranscription } = proxyActivities<Activities>(
 /** How long AssemblyAI may take before the call fails; its own limit is far below. */
 const transcriptionDeadlineMs = 6 * 60 * 60 * 1000;
 
-const { scoreCall } = proxyActivities<Activities>({
-  startToCloseTimeout: '5 minutes',
-  retry: {
-    initialInterval: '2 seconds',
-    backoffCoefficient: 2,
-    maximumInterval: '2 minutes',
-    maximumAttempts: 20,
-  },
-});
 
 async function moveTo(callId: string, status: CallStatus): Promise<void> {
   await setStatus(callId, status);

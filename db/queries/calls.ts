@@ -148,12 +148,19 @@ export async function saveTranscript(
 export async function saveScore(
   db: Database,
   callId: string,
-  score: { scorer: string; scorerVersion: string; overall: number | null; scorecard: JsonObject },
+  score: {
+    scorer: string;
+    scorerVersion: string;
+    overall: number | null;
+    scorecard: JsonObject;
+    /** A re-score request's id: the same request stores one scorecard however often it runs. */
+    requestId?: string | undefined;
+  },
 ): Promise<void> {
   const serialised = JSON.stringify(score.scorecard);
 
   await db.transaction().execute(async (trx) => {
-    await trx
+    const inserted = await trx
       .insertInto('scores')
       .values({
         call_id: callId,
@@ -161,8 +168,14 @@ export async function saveScore(
         scorer_version: score.scorerVersion,
         overall: score.overall,
         scorecard: serialised,
+        request_id: score.requestId ?? null,
       })
-      .execute();
+      .onConflict((oc) => oc.columns(['call_id', 'request_id']).doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    if (!inserted) {
+      return;
+    }
 
     await trx
       .updateTable('calls')

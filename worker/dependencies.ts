@@ -4,6 +4,7 @@ import { createSecretBox, resolveSecretsKey } from '../core/secret-box.js';
 import type { Database } from '../db/database.js';
 import { ensureTranscriptionSlots } from '../db/queries/recordings.js';
 import type { RecordingActivityDeps } from '../activities/recordings/index.js';
+import { createScorer, type Scorer } from '../scoring/index.js';
 import { createLocalStorage, createS3Storage, type RecordingStorage } from '../activities/recordings/storage.js';
 import { createAssemblyAiTranscriber } from '../activities/recordings/transcription.js';
 
@@ -26,6 +27,24 @@ export function createRecordingStorage(config: Config): RecordingStorage {
     ...(s3.accessKeyId && { accessKeyId: s3.accessKeyId }),
     ...(s3.secretAccessKey && { secretAccessKey: s3.secretAccessKey }),
     ...(s3.prefix && { prefix: s3.prefix }),
+  });
+}
+
+/** The scorer the configuration names: the LLM scorer when configured, else the built-in rubric. */
+export function createConfiguredScorer(config: Config): Scorer {
+  if (!config.llm) {
+    return createScorer({ kind: 'builtin' });
+  }
+
+  const { apiKey, ...llm } = config.llm;
+
+  return createScorer({
+    kind: 'llm',
+    ...llm,
+    ...(apiKey && { apiKey }),
+    // A model that is down or answers badly must not hold a call back: the built-in rubric scores
+    // it and the scorecard records why.
+    onRequestFailure: 'fallback',
   });
 }
 
