@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Connection } from '@temporalio/client';
+import { type Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { callSearchAttributeKeys } from '../workflows/search-attributes.js';
 

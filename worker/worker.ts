@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import {
-  NativeConnection,
+  type NativeConnection,
   Worker,
   bundleWorkflowCode,
   type WorkflowBundleOption,
