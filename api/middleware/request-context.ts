@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 import type { Logger } from '../../core/logger.js';
-import { AppError, errorRegistry } from '../errors.js';
+import { AppError } from '../errors.js';
 import type { AppState } from '../context.js';
 
 const acceptableRequestId = /^[\w.:-]{1,128}$/;
@@ -79,4 +79,3 @@ export function requestContext(logger: Logger): Middleware<AppState> {
   };
 }
 
-export { errorRegistry };

@@ -18,13 +18,11 @@ describe('webhook authentication', () => {
   after(() => stack.close());
 
   async function statusWith(authorization: string | undefined, target = integration, body: unknown = call) {
-    const headers: Record<string, string> = {};
     const response = await fetch(target.webhookUrl, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
         ...(authorization !== undefined && { authorization }),
-        ...headers,
       },
       body: JSON.stringify(body),
     });
