@@ -1,10 +1,12 @@
 import { createCallActivities, type CallActivityDeps } from './calls.js';
+import { createDeliveryActivities, type DeliveryActivityDeps } from './deliveries.js';
 import { createRecordingActivities, type RecordingActivityDeps } from './recordings/index.js';
 import { createScoringActivities, type ScoringActivityDeps } from './scoring.js';
 
 export type ActivityDeps = Omit<CallActivityDeps, 'transcriptionConfigured'> &
   ScoringActivityDeps &
-  RecordingActivityDeps;
+  RecordingActivityDeps &
+  DeliveryActivityDeps;
 
 /** Every activity the worker registers, built from injected dependencies. */
 export function createActivities(deps: ActivityDeps) {
@@ -12,6 +14,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCallActivities({ ...deps, transcriptionConfigured: deps.transcriber !== undefined }),
     ...createRecordingActivities(deps),
     ...createScoringActivities(deps),
+    ...createDeliveryActivities(deps),
   };
 }
 

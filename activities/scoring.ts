@@ -3,7 +3,13 @@ import type { Database } from '../db/database.js';
 import { saveScore } from '../db/queries/calls.js';
 import { findRubricOverride } from '../db/queries/scoring.js';
 import type { JsonObject } from '../db/schema.js';
-import { defaultRubric, mergeRubric, type Rubric, type Scorer, type Utterance } from '../scoring/index.js';
+import {
+  defaultRubric,
+  mergeRubric,
+  type Rubric,
+  type Scorer,
+  type Utterance,
+} from '../scoring/index.js';
 import { requireCall } from './calls.js';
 import type { EventPublisher } from './events.js';
 

@@ -294,6 +294,24 @@ async function main(): Promise<void> {
     console.log('');
     console.log(`end to end: ${scored}/${followCalls} calls scored in ${elapsed.toFixed(1)} s = ${(scored / elapsed).toFixed(0)} calls/s`);
     console.log(`post-to-scored latency            p50 ${percentile(latencies, 0.5).toFixed(0)} ms   p95 ${percentile(latencies, 0.95).toFixed(0)} ms`);
+
+    // Scoring's share: from sampled workflow histories, the scoreCall activity's run time against
+    // the whole workflow's.
+    const sampled = await sql<{ workflow_id: string }>`select workflow_id from calls where status = 'scored' and created_at >= ${new Date(posted)} order by random() limit 50`.execute(database.db);
+    const connection = await Connection.connect({ address: temporalAddress });
+    const client = new Client({ connection });
+    let scoringMs = 0;
+    let workflowMs = 0;
+    for (const { workflow_id: workflowId } of sampled.rows) {
+      const { events } = await client.workflow.getHandle(workflowId).fetchHistory();
+      const at = (index: number) => Number(events![index]!.eventTime!.seconds) * 1_000 + events![index]!.eventTime!.nanos! / 1e6;
+      const scheduled = events!.findIndex((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'scoreCall');
+      const completed = events!.findIndex((event, index) => index > scheduled && event.activityTaskCompletedEventAttributes);
+      scoringMs += at(completed) - at(scheduled);
+      workflowMs += at(events!.length - 1) - at(0);
+    }
+    await connection.close();
+    console.log(`scoring's share of workflow time   ${((scoringMs / workflowMs) * 100).toFixed(1)} %   (scoreCall scheduled-to-completed over workflow start-to-close, ${sampled.rows.length} calls)`);
     await database.close();
   } finally {
     for (const child of children) {

@@ -1,3 +1,8 @@
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { Command, Option } from 'commander';
 import { bootstrapDefaultWorkspace } from '../core/bootstrap.js';
 import { ConfigError, loadConfig, type Config } from '../core/config.js';
@@ -237,6 +242,77 @@ calls
       result.calls
         .map((call) => `${call.id}  ${String(call.status).padEnd(12)} ${call.externalId}`)
         .join('\n') || 'no calls',
+    );
+  });
+
+calls
+  .command('export')
+  .description('export calls as CSV or NDJSON, streamed to a file or stdout')
+  .addOption(new Option('--format <format>', 'file format').choices(['csv', 'ndjson']).default('csv'))
+  .option('--from <date>', 'calls on or after this date or date-time (ISO 8601)')
+  .option('--to <date>', 'calls before this date or date-time (ISO 8601)')
+  .option('--integration <id>', 'only this integration')
+  .addOption(new Option('--status <status>', 'only this status').choices(['queued', 'downloading', 'transcribing', 'scoring', 'scored', 'failed']))
+  .option('--include-transcript', 'add each call\'s transcript')
+  .option('--output <file>', 'write to this file instead of stdout')
+  .action(
+    async (options: {
+      format: string;
+      from?: string;
+      to?: string;
+      integration?: string;
+      status?: string;
+      includeTranscript?: boolean;
+      output?: string;
+    }) => {
+      const client = await apiClient();
+      const query = new URLSearchParams({
+        format: options.format,
+        ...(options.from && { from: options.from }),
+        ...(options.to && { to: options.to }),
+        ...(options.integration && { integrationId: options.integration }),
+        ...(options.status && { status: options.status }),
+        ...(options.includeTranscript && { includeTranscript: 'true' }),
+      });
+      const response = await client.fetch('GET', `/api/calls/export?${query}`);
+      const source = Readable.fromWeb(response.body as NodeReadableStream<Uint8Array>);
+      if (!options.output) {
+        await pipeline(source, process.stdout, { end: false });
+        return;
+      }
+
+      try {
+        await pipeline(source, createWriteStream(options.output));
+      } catch (error) {
+        // A cut-off export must not be mistaken for a whole one.
+        await rm(options.output, { force: true });
+        throw error;
+      }
+    },
+  );
+
+const workspaces = program
+  .command('workspaces')
+  .description('manage workspaces (needs an admin key of the default workspace)');
+
+workspaces
+  .command('create')
+  .description('create a workspace: prints its first admin key (shown only once)')
+  .requiredOption('--name <name>', 'a unique name, such as the team it is for')
+  .option('--json', 'print the JSON object the API returned')
+  .action(async (options: { name: string; json?: boolean }) => {
+    const client = await apiClient();
+    const created = await client.request<{ id: string; name: string; adminKey: string }>(
+      'POST',
+      '/api/workspaces',
+      { name: options.name },
+    );
+    print(created, Boolean(options.json), () =>
+      [
+        `id           ${created.id}`,
+        `name         ${created.name}`,
+        `admin key    ${created.adminKey}   (shown only now)`,
+      ].join('\n'),
     );
   });
 

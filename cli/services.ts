@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker, type WorkflowBundleOption } from '@temporalio/worker';
-import { noEventPublisher } from '../activities/events.js';
+import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { createDeliveryActivities } from '../activities/deliveries.js';
+import { createEventPublisher } from '../activities/event-publisher.js';
 import { createActivities } from '../activities/index.js';
 import { createApp } from '../api/app.js';
 import {
@@ -11,12 +12,14 @@ import {
 import { listen, type RunningServer } from '../api/server.js';
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
+import { createAddressPolicy } from '../core/net/address-policy.js';
 import { createSecretBox, resolveSecretsKey } from '../core/secret-box.js';
 import { ensureSearchAttributes } from '../core/temporal.js';
 import type { Database } from '../db/database.js';
 import { createConfiguredScorer, createRecordingDeps } from '../worker/dependencies.js';
 import { installTemporalRuntime } from '../worker/runtime-logger.js';
 import { createCallWorker } from '../worker/worker.js';
+import { deliveryTaskQueue } from '../workflows/deliver-event.js';
 
 export type ApiService = {
   server: RunningServer;
@@ -103,30 +106,75 @@ export async function startWorkerService(options: {
   }
 
   const connection = await NativeConnection.connect({ address: options.temporalAddress });
+  // Activities start the outbound webhook deliveries, through a client of the worker's own.
+  const clientConnection = Connection.lazy({ address: options.temporalAddress });
+  const client = new Client({ connection: clientConnection, namespace: config.temporalNamespace });
+  const recordingDeps = await createRecordingDeps(config, db);
+  const webhookAddressPolicy = createAddressPolicy({
+    allowPrivateHosts: config.allowPrivateHosts,
+    label: 'webhook URL',
+  });
   const worker = await createCallWorker({
     connection,
     namespace: config.temporalNamespace,
     taskQueue: config.temporalTaskQueue,
     activities: createActivities({
-      ...(await createRecordingDeps(config, db)),
+      ...recordingDeps,
       db,
-      events: noEventPublisher,
+      events: createEventPublisher({
+        db,
+        client,
+        taskQueue: config.temporalTaskQueue,
+        logger,
+        retrySchedule: config.webhookRetryScheduleMs,
+      }),
+      webhookAddressPolicy,
       scorer: createConfiguredScorer(config),
     }),
     logger,
     ...(options.workflowBundle && { workflowBundle: options.workflowBundle }),
   });
 
-  const running = worker.run().finally(() => connection.close());
+  // Webhook attempts wait on receivers, not on this process: many may be in flight, and on a
+  // worker of their own they never take a slot that call processing needs.
+  const deliveryWorker = await Worker.create({
+    connection,
+    namespace: config.temporalNamespace,
+    taskQueue: deliveryTaskQueue(config.temporalTaskQueue),
+    activities: createDeliveryActivities({
+      db,
+      secretBox: recordingDeps.secretBox,
+      webhookAddressPolicy,
+    }),
+    maxConcurrentActivityTaskExecutions: 200,
+    shutdownGraceTime: '20 seconds',
+  });
+  const workers = [worker, deliveryWorker];
+  const stopAll = () => {
+    for (const each of workers) {
+      if (each.getState() === 'RUNNING') {
+        each.shutdown();
+      }
+    }
+  };
+
+  // Either worker stopping stops the other, so the process never runs half a worker.
+  const running = Promise.allSettled(workers.map((each) => each.run().finally(stopAll))).then(
+    async (results) => {
+      await Promise.all([connection.close(), clientConnection.close()]);
+      const failure = results.find((result) => result.status === 'rejected');
+      if (failure) {
+        throw failure.reason;
+      }
+    },
+  );
   running.catch((error: unknown) => logger.error({ err: error }, 'worker stopped with an error'));
 
   return {
     worker,
     running,
     async close() {
-      if (worker.getState() === 'RUNNING') {
-        worker.shutdown();
-      }
+      stopAll();
       await running.catch(() => undefined);
     },
   };

@@ -12,6 +12,7 @@ import {
 } from '../../db/queries/integrations.js';
 import type { AppState } from '../context.js';
 import { AppError } from '../errors.js';
+import { audited } from '../middleware/audit.js';
 import { normaliseAllowlistEntry } from '../ip-allowlist.js';
 import { integrationResource, webhookUrlFor } from '../resources.js';
 import { parseRequest } from '../validation.js';
@@ -74,7 +75,7 @@ export function integrationRoutes({
 }: IntegrationRouteDeps): Router<AppState> {
   const router = new Router<AppState>();
 
-  router.post('/api/integrations', async (ctx) => {
+  router.post('/api/integrations', audited(db, 'integration.create'), async (ctx) => {
     const input = parseRequest(createSchema, ctx.request.body);
     const apiKey = generateApiKey();
     const token = randomUUID();
@@ -116,7 +117,7 @@ export function integrationRoutes({
     ctx.body = integrationResource(integration, publicBaseUrl);
   });
 
-  router.patch('/api/integrations/:id', async (ctx) => {
+  router.patch('/api/integrations/:id', audited(db, 'integration.update'), async (ctx) => {
     const input = parseRequest(updateSchema, ctx.request.body);
     const integration = await updateIntegration(db, ctx.state.workspaceId!, String(ctx.params.id), {
       ...(input.name !== undefined && { name: input.name }),
@@ -136,7 +137,7 @@ export function integrationRoutes({
     ctx.body = integrationResource(integration, publicBaseUrl);
   });
 
-  router.delete('/api/integrations/:id', async (ctx) => {
+  router.delete('/api/integrations/:id', audited(db, 'integration.delete'), async (ctx) => {
     const integration = await updateIntegration(db, ctx.state.workspaceId!, String(ctx.params.id), {
       deleted_at: new Date(),
       enabled: false,
@@ -148,7 +149,8 @@ export function integrationRoutes({
     ctx.status = 204;
   });
 
-  router.post('/api/integrations/:id/rotate-key', async (ctx) => {
+  const auditKeyRotation = audited(db, 'integration.rotate_key');
+  router.post('/api/integrations/:id/rotate-key', auditKeyRotation, async (ctx) => {
     const apiKey = generateApiKey();
     const integration = await updateIntegration(db, ctx.state.workspaceId!, String(ctx.params.id), {
       api_key_hash: hashSecret(apiKey),

@@ -9,12 +9,15 @@ import type { CallDispatcher } from '../call-dispatcher.js';
 import type { AppState } from '../context.js';
 import { AppError } from '../errors.js';
 import { authenticateIntegration } from '../middleware/authentication.js';
+import { rateLimitIntegration, type RateLimiter } from '../middleware/rate-limit.js';
 import { describePayloadError, webhookPayloadSchema } from '../webhook-payload.js';
 
 export type WebhookRouteDeps = {
   db: Database;
   dispatcher: CallDispatcher;
   bodyLimit: string;
+  /** Per-integration token buckets; see `WEBHOOK_RATE_LIMIT_PER_SECOND`. */
+  rateLimiter: RateLimiter;
 };
 
 const contractErrors: Middleware<AppState> = async (ctx, next) => {
@@ -30,13 +33,19 @@ const requireJson: Middleware<AppState> = async (ctx, next) => {
 };
 
 /** `POST /api/webhooks/phone/generic/:token`, exactly as the public webhook contract describes. */
-export function webhookRoutes({ db, dispatcher, bodyLimit }: WebhookRouteDeps): Router<AppState> {
+export function webhookRoutes({
+  db,
+  dispatcher,
+  bodyLimit,
+  rateLimiter,
+}: WebhookRouteDeps): Router<AppState> {
   const router = new Router<AppState>();
 
   router.post(
     '/api/webhooks/phone/generic/:token',
     contractErrors,
     authenticateIntegration(db),
+    rateLimitIntegration(rateLimiter),
     requireJson,
     bodyParser({ enableTypes: ['json'], jsonLimit: bodyLimit, jsonStrict: true, encoding: 'utf-8' }),
     async (ctx) => {

@@ -53,7 +53,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('workspace_id', 'uuid', (col) =>
       col.notNull().references('workspaces.id').onDelete('cascade'),
     )
-    .addColumn('event_id', 'uuid', (col) => col.notNull().references('events.id').onDelete('cascade'))
+    .addColumn('event_id', 'uuid', (col) =>
+      col.notNull().references('events.id').onDelete('cascade'),
+    )
     .addColumn('endpoint_id', 'uuid', (col) =>
       col.notNull().references('webhook_endpoints.id').onDelete('cascade'),
     )
@@ -108,7 +110,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('workspace_id', 'uuid', (col) =>
       col.notNull().references('workspaces.id').onDelete('cascade'),
     )
-    .addColumn('admin_key_id', 'uuid', (col) => col.references('admin_keys.id').onDelete('set null'))
+    .addColumn('admin_key_id', 'uuid', (col) =>
+      col.references('admin_keys.id').onDelete('set null'),
+    )
     .addColumn('action', 'text', (col) => col.notNull())
     .addColumn('target_type', 'text', (col) => col.notNull())
     .addColumn('target_id', 'text')

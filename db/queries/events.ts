@@ -2,11 +2,13 @@ import { sql } from 'kysely';
 import type { Database } from '../database.js';
 import type {
   Event,
+  JsonObject,
   NewEvent,
   NewWebhookDeliveryAttempt,
   WebhookDelivery,
   WebhookDeliveryAttempt,
   WebhookDeliveryStatus,
+  WebhookEndpoint,
 } from '../schema.js';
 import { isUuid } from './integrations.js';
 
@@ -47,32 +49,44 @@ export async function findEventById(db: Database, id: string): Promise<Event | u
   return db.selectFrom('events').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** The delivery of an event to an endpoint, made on first sight and found after that. */
-export async function ensureDelivery(
+/** Stores the deliveries of an event to each endpoint, leaving those that exist as they are. */
+export async function ensureDeliveries(
   db: Database,
-  values: { workspaceId: string; eventId: string; endpointId: string },
-): Promise<WebhookDelivery> {
-  const inserted = await db
-    .insertInto('webhook_deliveries')
-    .values({
-      workspace_id: values.workspaceId,
-      event_id: values.eventId,
-      endpoint_id: values.endpointId,
-      next_attempt_at: new Date(),
-    })
-    .onConflict((oc) => oc.columns(['event_id', 'endpoint_id']).doNothing())
-    .returningAll()
-    .executeTakeFirst();
+  values: { workspaceId: string; eventId: string; endpointIds: readonly string[] },
+): Promise<void> {
+  if (values.endpointIds.length === 0) {
+    return;
+  }
 
-  return (
-    inserted ??
-    db
-      .selectFrom('webhook_deliveries')
-      .selectAll()
-      .where('event_id', '=', values.eventId)
-      .where('endpoint_id', '=', values.endpointId)
-      .executeTakeFirstOrThrow()
-  );
+  await db
+    .insertInto('webhook_deliveries')
+    .values(
+      values.endpointIds.map((endpointId) => ({
+        workspace_id: values.workspaceId,
+        event_id: values.eventId,
+        endpoint_id: endpointId,
+        next_attempt_at: new Date(),
+      })),
+    )
+    .onConflict((oc) => oc.columns(['event_id', 'endpoint_id']).doNothing())
+    .execute();
+}
+
+/** Everything one attempt needs, in one query: the endpoint, the delivery's id, the event body. */
+export async function findAttemptContext(
+  db: Database,
+  eventId: string,
+  endpointId: string,
+): Promise<(WebhookEndpoint & { delivery_id: string; payload: JsonObject }) | undefined> {
+  return db
+    .selectFrom('webhook_deliveries as d')
+    .innerJoin('events as e', 'e.id', 'd.event_id')
+    .innerJoin('webhook_endpoints as w', 'w.id', 'd.endpoint_id')
+    .selectAll('w')
+    .select(['d.id as delivery_id', 'e.payload'])
+    .where('d.event_id', '=', eventId)
+    .where('d.endpoint_id', '=', endpointId)
+    .executeTakeFirst();
 }
 
 export async function findDelivery(
@@ -88,20 +102,25 @@ export async function findDelivery(
     .executeTakeFirst();
 }
 
+/** A delivery with the type and call of its event, as delivery listings show it. */
+export type DeliveryRow = WebhookDelivery & { event_type: string; call_id: string };
+
 export async function findWorkspaceDelivery(
   db: Database,
   workspaceId: string,
   id: string,
-): Promise<WebhookDelivery | undefined> {
+): Promise<DeliveryRow | undefined> {
   if (!isUuid(id)) {
     return undefined;
   }
 
   return db
-    .selectFrom('webhook_deliveries')
-    .selectAll()
-    .where('workspace_id', '=', workspaceId)
-    .where('id', '=', id)
+    .selectFrom('webhook_deliveries as d')
+    .innerJoin('events as e', 'e.id', 'd.event_id')
+    .selectAll('d')
+    .select(['e.type as event_type', 'e.call_id'])
+    .where('d.workspace_id', '=', workspaceId)
+    .where('d.id', '=', id)
     .executeTakeFirst();
 }
 
@@ -109,7 +128,7 @@ export async function findWorkspaceDelivery(
 export async function listEndpointDeliveries(
   db: Database,
   filter: { endpointId: string; limit: number; afterId?: string | undefined },
-): Promise<Array<WebhookDelivery & { event_type: string; call_id: string }>> {
+): Promise<DeliveryRow[]> {
   let query = db
     .selectFrom('webhook_deliveries as d')
     .innerJoin('events as e', 'e.id', 'd.event_id')
@@ -210,5 +229,14 @@ export async function markDeliveryRequeued(db: Database, deliveryId: string): Pr
       updated_at: new Date(),
     })
     .where('id', '=', deliveryId)
+    .execute();
+}
+
+/** Puts back what {@link markDeliveryRequeued} changed, when the attempt could not be requested. */
+export async function restoreDelivery(db: Database, delivery: WebhookDelivery): Promise<void> {
+  await db
+    .updateTable('webhook_deliveries')
+    .set({ status: delivery.status, next_attempt_at: delivery.next_attempt_at })
+    .where('id', '=', delivery.id)
     .execute();
 }

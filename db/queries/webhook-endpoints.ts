@@ -1,10 +1,6 @@
 import { sql } from 'kysely';
 import type { Database } from '../database.js';
-import type {
-  NewWebhookEndpoint,
-  WebhookEndpoint,
-  WebhookEndpointUpdate,
-} from '../schema.js';
+import type { NewWebhookEndpoint, WebhookEndpoint, WebhookEndpointUpdate } from '../schema.js';
 import { isUuid } from './integrations.js';
 
 export async function insertWebhookEndpoint(
@@ -82,9 +78,7 @@ export async function findSubscribedEndpoints(
     .where('workspace_id', '=', workspaceId)
     .where('enabled', '=', true)
     .where('deleted_at', 'is', null)
-    .where(
-      sql<boolean>`(cardinality(event_types) = 0 or ${eventType} = any(event_types))`,
-    )
+    .where(sql<boolean>`(cardinality(event_types) = 0 or ${eventType} = any(event_types))`)
     .orderBy('created_at', 'asc')
     .execute();
 }

@@ -251,3 +251,55 @@ describe('a worker killed mid-download', { skip: !process.env.TEST_DATABASE_URL 
     }
   });
 });
+
+describe('the bound on AssemblyAI concurrency', () => {
+  test('however many calls arrive, no more transcripts run at once than ASSEMBLYAI_CONCURRENCY', async () => {
+    const wav = await readFile(wavPath);
+    const files = await startServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'audio/wav' }).end(wav);
+    });
+    const assembly = await startFakeAssemblyAi({ pollsUntilCompleted: 2 });
+    const stack = await startTestStack({
+      env: {
+        ALLOW_PRIVATE_HOSTS: '127.0.0.1',
+        ASSEMBLYAI_API_KEY: 'test-api-key',
+        ASSEMBLYAI_BASE_URL: assembly.url,
+        ASSEMBLYAI_CONCURRENCY: '2',
+      },
+    });
+
+    try {
+      const integration = await stack.createIntegration();
+      const callIds = await Promise.all(
+        Array.from({ length: 6 }, async (_, index) => {
+          const response = await stack.postCall(integration, { externalId: `bound-${index}`, recordingUrl: `${files.origin}/${index}.wav` });
+
+          return ((await response.json()) as { callId: string }).callId;
+        }),
+      );
+
+      let most = 0;
+      let done = false;
+      const sampling = (async () => {
+        while (!done) {
+          const open = [...assembly.state.transcripts.values()].filter((transcript) => transcript.status === 'queued' || transcript.status === 'processing');
+          most = Math.max(most, open.length);
+          await sleep(20);
+        }
+      })();
+      for (const callId of callIds) {
+        assert.equal((await stack.waitForCall(callId, ['scored', 'failed'], 120_000)).status, 'scored');
+      }
+      done = true;
+      await sampling;
+
+      assert.equal(assembly.state.transcripts.size, 6);
+      assert.ok(most <= 2, `${most} transcripts ran at once`);
+      assert.equal(most, 2, 'the slots were used in parallel');
+    } finally {
+      await stack.close();
+      await assembly.close();
+      await files.close();
+    }
+  });
+});

@@ -1,0 +1,52 @@
+import Router from '@koa/router';
+import { z } from 'zod';
+import type { Database } from '../../db/database.js';
+import { listAuditEntries, type AuditLogRow } from '../../db/queries/audit-log.js';
+import { isUuid } from '../../db/queries/integrations.js';
+import type { AppState } from '../context.js';
+import { parseRequest } from '../validation.js';
+
+export type AuditLogRouteDeps = { db: Database };
+
+const pageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().refine(isUuid, 'Must be a UUID').optional(),
+});
+
+/** An audit entry as the API shows it; the admin key by id, preview and label, never the key. */
+export function auditEntryResource(entry: AuditLogRow) {
+  return {
+    id: entry.id,
+    action: entry.action,
+    targetType: entry.target_type,
+    targetId: entry.target_id,
+    adminKey: entry.admin_key_id
+      ? { id: entry.admin_key_id, preview: entry.admin_key_preview, label: entry.admin_key_label }
+      : null,
+    details: entry.details,
+    requestId: entry.request_id,
+    createdAt: entry.created_at.toISOString(),
+  };
+}
+
+/** `GET /api/audit-log`: the workspace's management actions, newest first. */
+export function auditLogRoutes({ db }: AuditLogRouteDeps): Router<AppState> {
+  const router = new Router<AppState>();
+
+  router.get('/api/audit-log', async (ctx) => {
+    const query = parseRequest(pageQuery, ctx.query);
+    const rows = await listAuditEntries(db, {
+      workspaceId: ctx.state.workspaceId!,
+      limit: query.limit + 1,
+      afterId: query.cursor,
+    });
+
+    const page = rows.slice(0, query.limit);
+    ctx.body = {
+      entries: page.map(auditEntryResource),
+      nextCursor: rows.length > query.limit ? (page.at(-1)?.id ?? null) : null,
+    };
+  });
+
+  return router;
+}
