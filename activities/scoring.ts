@@ -1,7 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Database } from '../db/database.js';
 import { saveScore } from '../db/queries/calls.js';
-import { findRubricOverride } from '../db/queries/scoring.js';
+import { findRubricOverride, findScoreByRequest } from '../db/queries/scoring.js';
 import type { JsonObject } from '../db/schema.js';
 import {
   defaultRubric,
@@ -42,10 +42,18 @@ export function createScoringActivities({ db, events, scorer }: ScoringActivityD
   return {
     /**
      * Scores the call's stored transcript with the workspace's rubric, appends the scorecard to its
-     * history, makes it current and marks the call `scored`. `requestId` names a re-score request;
-     * the same request stores one scorecard however often it runs.
+     * history, makes it current and marks the call `scored`. `requestId` names a re-score request
+     * (the first scoring is `initial`): a retried request neither scores again (no second LLM call)
+     * nor stores a second scorecard; it only finishes what the first attempt left undone.
      */
-    async scoreCall(callId: string, requestId?: string): Promise<ScoreResult> {
+    async scoreCall(callId: string, requestId = 'initial'): Promise<ScoreResult> {
+      const earlier = await findScoreByRequest(db, callId, requestId);
+      if (earlier) {
+        await events.publish('call.scored', callId, { dedupeKey: requestId });
+
+        return { overall: earlier.overall ?? 0, scorer: earlier.scorer };
+      }
+
       const call = await requireCall(db, callId);
       if (!call.transcript_text) {
         throw ApplicationFailure.nonRetryable('call has no transcript to score', 'NoTranscript');
@@ -71,7 +79,7 @@ export function createScoringActivities({ db, events, scorer }: ScoringActivityD
         scorecard: scorecard as unknown as JsonObject,
         requestId,
       });
-      await events.publish('call.scored', callId, { dedupeKey: requestId ?? 'initial' });
+      await events.publish('call.scored', callId, { dedupeKey: requestId });
 
       return {
         overall: scorecard.overall,

@@ -34,6 +34,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
       // A stuck connect must surface as an error (and a 503 from /readyz), not hang a request.
       connectionTimeoutMillis: 10_000,
     });
+    // An idle connection the server ends (a restart, a dropped database) is removed by the pool
+    // itself; without a listener the event would end the process.
+    pool.on('error', () => undefined);
     const db = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) });
 
     return { db, kind: 'postgres', close: () => db.destroy() };

@@ -117,7 +117,7 @@ export type ScoreTable = {
   scorer_version: string;
   overall: number | null;
   scorecard: ColumnType<JsonObject, string, never>;
-  /** The re-score request that made it; null for the first scoring. */
+  /** The scoring request that made it: `initial` for the first scoring, else the re-score's id. */
   request_id: string | null;
   created_at: CreatedAt;
 };

@@ -36,3 +36,17 @@ export async function listScores(db: Database, callId: string): Promise<Score[]>
     .orderBy('id', 'desc')
     .execute();
 }
+
+/** The scorecard a given scoring request stored, if it ran before. */
+export async function findScoreByRequest(
+  db: Database,
+  callId: string,
+  requestId: string,
+): Promise<Score | undefined> {
+  return db
+    .selectFrom('scores')
+    .selectAll()
+    .where('call_id', '=', callId)
+    .where('request_id', '=', requestId)
+    .executeTakeFirst();
+}

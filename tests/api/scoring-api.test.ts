@@ -76,7 +76,7 @@ describe('scoring through the API', () => {
     const scores = await waitForScores(stack, callId, 2);
     await sleep(500);
     assert.equal((await waitForScores(stack, callId, 2)).length, 2);
-    assert.deepEqual(scores.map((score) => score.requestId), ['rubric-change-7', null]);
+    assert.deepEqual(scores.map((score) => score.requestId), ['rubric-change-7', 'initial']);
 
     const unkeyed = await stack.admin('POST', `/api/calls/${callId}/rescore`);
     assert.equal(unkeyed.status, 202);
