@@ -213,6 +213,9 @@ async function main(): Promise<void> {
     PORT: String(port),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
+    // The per-integration rate limit would otherwise cap (c) at its own rate.
+    WEBHOOK_RATE_LIMIT_PER_SECOND: '1000000',
+    WEBHOOK_RATE_LIMIT_BURST: '1000000',
   };
   const children: ChildProcess[] = [];
 
@@ -267,7 +270,7 @@ async function main(): Promise<void> {
     const posted = Date.now();
     const limit = 25;
     for (let offset = 0; offset < followCalls; offset += limit) {
-      await Promise.all(
+      const responses = await Promise.all(
         Array.from({ length: Math.min(limit, followCalls - offset) }, () =>
           fetch(webhook, {
             method: 'POST',
@@ -276,6 +279,10 @@ async function main(): Promise<void> {
           }),
         ),
       );
+      const refused = responses.filter((response) => response.status !== 200);
+      if (refused.length > 0) {
+        throw new Error(`${refused.length} posts were refused with HTTP ${refused[0]!.status}`);
+      }
     }
 
     let scored = 0;

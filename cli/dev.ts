@@ -5,7 +5,8 @@ import type { Logger } from '../core/logger.js';
 import { databaseOptionsFor, openDatabase, type DatabaseHandle } from '../db/database.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { installTemporalRuntime } from '../worker/runtime-logger.js';
-import { startApiService, startWorkerService, type ApiService, type WorkerService } from './services.js';
+import { startApiService, type ApiService } from './api-service.js';
+import { startWorkerService, type WorkerService } from './worker-service.js';
 import { findTemporalCli, startTemporalDevServer, type TemporalDevServer } from './temporal-dev-server.js';
 
 /** Runs `fn` for each shutdown step in order, logging (not throwing) what fails. */

@@ -10,8 +10,6 @@ import { createLogger } from '../core/logger.js';
 import { openDatabase } from '../db/database.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { ApiRequestError, createApiClient, resolveAdminKey } from './api-client.js';
-import { runDev } from './dev.js';
-import { startApiService, startWorkerService } from './services.js';
 
 const env = process.env;
 
@@ -83,6 +81,8 @@ program
   .description('run everything: Temporal dev server, embedded database, worker and api')
   .action(async () => {
     const settings = config();
+    // Loaded per command, so the api process never loads the worker's code and dependencies.
+    const { runDev } = await import('./dev.js');
     await runDev(settings, env, createLogger({ level: settings.logLevel }));
   });
 
@@ -96,6 +96,7 @@ program
     const database = await openDatabase({ kind: 'postgres', url: databaseUrl, poolSize: settings.databasePoolSize });
     await migrateToLatest(database.db);
     await bootstrapDefaultWorkspace(database.db, settings.dataDir);
+    const { startApiService } = await import('./api-service.js');
     const api = await startApiService({ config: settings, db: database.db, logger, temporalAddress });
     await runUntilSignal(async () => {
       await api.close();
@@ -112,6 +113,7 @@ program
     const logger = createLogger({ level: settings.logLevel, name: 'closermode-worker' });
     const database = await openDatabase({ kind: 'postgres', url: databaseUrl, poolSize: settings.databasePoolSize });
     await migrateToLatest(database.db);
+    const { startWorkerService } = await import('./worker-service.js');
     const worker = await startWorkerService({ config: settings, db: database.db, logger, temporalAddress });
     await Promise.race([
       worker.running,

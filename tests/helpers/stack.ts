@@ -9,7 +9,8 @@ import { loadConfig, type Config } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
 import { findCallById } from '../../db/queries/calls.js';
 import type { Call, CallStatus } from '../../db/schema.js';
-import { startApiService, startWorkerService, type ApiService, type WorkerService } from '../../cli/services.js';
+import { startApiService, type ApiService } from '../../cli/api-service.js';
+import { startWorkerService, type WorkerService } from '../../cli/worker-service.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export type IntegrationCredentials = {

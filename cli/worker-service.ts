@@ -3,82 +3,15 @@ import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio
 import { createDeliveryActivities } from '../activities/deliveries.js';
 import { createEventPublisher } from '../activities/event-publisher.js';
 import { createActivities } from '../activities/index.js';
-import { createApp } from '../api/app.js';
-import {
-  createCallDispatcher,
-  type CallDispatcher,
-  type CallDispatcherOptions,
-} from '../api/call-dispatcher.js';
-import { listen, type RunningServer } from '../api/server.js';
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { createAddressPolicy } from '../core/net/address-policy.js';
-import { createSecretBox, resolveSecretsKey } from '../core/secret-box.js';
 import { ensureSearchAttributes } from '../core/temporal.js';
 import type { Database } from '../db/database.js';
 import { createConfiguredScorer, createRecordingDeps } from '../worker/dependencies.js';
 import { installTemporalRuntime } from '../worker/runtime-logger.js';
 import { createCallWorker } from '../worker/worker.js';
 import { deliveryTaskQueue } from '../workflows/deliver-event.js';
-
-export type ApiService = {
-  server: RunningServer;
-  dispatcher: CallDispatcher;
-  client: Client;
-  close(): Promise<void>;
-};
-
-/**
- * The api process: HTTP server, workflow dispatcher and its recovery loop. The Temporal connection
- * is lazy, so the api starts and accepts calls while Temporal is still down.
- */
-export async function startApiService(options: {
-  config: Config;
-  db: Database;
-  logger: Logger;
-  temporalAddress: string;
-  /** Tuning of the workflow dispatcher (tests shorten the recovery loop's timings). */
-  dispatcher?: Pick<CallDispatcherOptions, 'recoveryIntervalMs' | 'recoveryGraceMs'>;
-}): Promise<ApiService> {
-  const { config, db, logger } = options;
-  const connection = Connection.lazy({ address: options.temporalAddress });
-  const client = new Client({ connection, namespace: config.temporalNamespace });
-  const dispatcher = createCallDispatcher({
-    db,
-    client,
-    taskQueue: config.temporalTaskQueue,
-    logger,
-    ...options.dispatcher,
-  });
-
-  const app = createApp({
-    config,
-    client,
-    db,
-    dispatcher,
-    logger,
-    secretBox: createSecretBox(await resolveSecretsKey(config)),
-    checkTemporal: async () => {
-      await connection.withDeadline(Date.now() + 1_500, () =>
-        connection.workflowService.getSystemInfo({}),
-      );
-    },
-  });
-  const server = await listen(app, config.port, config.host);
-  dispatcher.startRecoveryLoop();
-  logger.info({ port: server.port }, 'api listening');
-
-  return {
-    server,
-    dispatcher,
-    client,
-    async close() {
-      await server.close();
-      await dispatcher.stop();
-      await connection.close();
-    },
-  };
-}
 
 export type WorkerService = {
   worker: Worker;
