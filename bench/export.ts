@@ -8,7 +8,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,42 +16,14 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { adminKeyFile } from '../core/bootstrap.js';
 import { openDatabase } from '../db/database.js';
+import { freePort, rssMb, waitFor } from './support.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const totalCalls = Number(process.env.BENCH_EXPORT_CALLS ?? 100_000);
 const heapCapMb = Number(process.env.BENCH_EXPORT_HEAP_MB ?? 160);
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
 
-  return port;
-}
 
-async function rssMb(pid: number): Promise<{ rss: number; peak: number }> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const field = (name: string) =>
-    Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN) / 1024;
-
-  return { rss: field('VmRSS'), peak: field('VmHWM') };
-}
-
-async function waitFor(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(url)).ok) {
-        return;
-      }
-    } catch {
-      // not up yet
-    }
-    await sleep(200);
-  }
-  throw new Error(`${url} did not answer`);
-}
 
 /** One call's worth of realistic content: a ~3 KB transcript, ~300 B metadata, a ~1 KB scorecard. */
 const transcriptLines = [

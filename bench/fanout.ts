@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,6 +22,7 @@ import { findTemporalCli, startTemporalDevServer } from '../cli/temporal-dev-ser
 import { adminKeyFile } from '../core/bootstrap.js';
 import { createLogger } from '../core/logger.js';
 import { openDatabase } from '../db/database.js';
+import { freePort, percentile, waitFor } from './support.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const eventCount = Number(process.env.BENCH_EVENTS ?? 200);
@@ -66,33 +67,8 @@ async function startReceiver(): Promise<Receiver> {
   return receiver;
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
 
-  return port;
-}
 
-async function waitFor(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(url)).ok) {
-        return;
-      }
-    } catch {
-      // not up yet
-    }
-    await sleep(200);
-  }
-  throw new Error(`${url} did not become ready`);
-}
-
-function percentile(sorted: number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? NaN;
-}
 
 async function main(): Promise<void> {
   const databaseUrl = process.env.DATABASE_URL;

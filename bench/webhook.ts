@@ -10,7 +10,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,6 +24,7 @@ import { findTemporalCli, startTemporalDevServer } from '../cli/temporal-dev-ser
 import { adminKeyFile } from '../core/bootstrap.js';
 import { createLogger } from '../core/logger.js';
 import { openDatabase } from '../db/database.js';
+import { freePort, percentile, rssMb, waitFor } from './support.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const durationSeconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -34,9 +34,6 @@ const logger = createLogger({ level: 'warn', name: 'bench' });
 
 type Figures = { name: string; requests: number; seconds: number; p50: number; p99: number };
 
-function percentile(sorted: number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? NaN;
-}
 
 function describe(figures: Figures): string {
   const rate = figures.requests / figures.seconds;
@@ -44,14 +41,6 @@ function describe(figures: Figures): string {
   return `${figures.name.padEnd(34)} ${rate.toFixed(0).padStart(7)} req/s   p50 ${figures.p50.toFixed(1).padStart(6)} ms   p99 ${figures.p99.toFixed(1).padStart(6)} ms`;
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-
-  return port;
-}
 
 /** (a): as many workflow starts as 50 concurrent callers manage in the time. */
 async function measureWorkflowStarts(address: string): Promise<Figures> {
@@ -158,27 +147,7 @@ function startProcess(command: 'api' | 'worker', env: NodeJS.ProcessEnv): ChildP
   return child;
 }
 
-async function peakRssMb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
 
-  return kb / 1024;
-}
-
-async function waitFor(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(url)).ok) {
-        return;
-      }
-    } catch {
-      // not up yet
-    }
-    await sleep(200);
-  }
-  throw new Error(`${url} did not become ready`);
-}
 
 async function main(): Promise<void> {
   const databaseUrl = process.env.DATABASE_URL;
@@ -244,7 +213,7 @@ async function main(): Promise<void> {
       body: callBody,
     });
     console.log(describe(c));
-    const rss = await peakRssMb(api.pid!);
+    const rss = (await rssMb(api.pid!)).peak;
 
     const baseline = Math.min(a.requests / a.seconds, b.requests / b.seconds);
     const ratio = c.requests / c.seconds / baseline;
