@@ -156,13 +156,18 @@ export function exportRoutes({ db }: ExportRouteDeps): Router<AppState> {
     const query = parseRequest(exportQuery, ctx.query);
     const pages = await pagesOrFail(
       ctx,
-      exportCallPages(db, {
-        workspaceId: ctx.state.workspaceId!,
-        from: query.from,
-        to: query.to,
-        integrationId: query.integrationId,
-        status: query.status,
-      }),
+      exportCallPages(
+        db,
+        {
+          workspaceId: ctx.state.workspaceId!,
+          from: query.from,
+          to: query.to,
+          integrationId: query.integrationId,
+          status: query.status,
+        },
+        // CSV shows the overall score only; the scorecard is NDJSON's.
+        { transcript: query.includeTranscript, score: query.format === 'ndjson' },
+      ),
     );
 
     ctx.set('Content-Disposition', `attachment; filename="${attachmentName(query.format)}"`);
