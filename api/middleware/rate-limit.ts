@@ -2,10 +2,10 @@ import type { Middleware } from 'koa';
 import type { AppState } from '../context.js';
 import { AppError } from '../errors.js';
 
-export type TokenBucketOptions = {
-  // TODO: buckets live in each api process, so N processes allow N times the configured rate;
+// TODO: buckets live in each api process, so N processes allow N times the configured rate;
 // a shared store (PostgreSQL or Redis) would make the limit global.
-/** Tokens added per second: the sustained rate allowed. */
+export type TokenBucketOptions = {
+  /** Tokens added per second: the sustained rate allowed. */
   ratePerSecond: number;
   /** Bucket size: how many requests may arrive at once after a quiet spell. */
   burst: number;
