@@ -1,10 +1,12 @@
 import { z } from 'zod';
+import { describeIssues } from './validation.js';
 
 const maxMetadataBytes = 64 * 1024;
 
 /** Zod's messages for an absent or mistyped field, worded as the webhook contract words them. */
 function typeError(expected: string) {
-  return (issue: { input?: unknown }) => (issue.input === undefined ? 'Required' : `Expected ${expected}`);
+  return (issue: { input?: unknown }) =>
+    issue.input === undefined ? 'Required' : `Expected ${expected}`;
 }
 
 // PostgreSQL text cannot hold U+0000; refusing it here gives a clear 400 instead of a failed insert.
@@ -45,8 +47,7 @@ export const webhookPayloadSchema = z.object({
     z.url({
       protocol: /^https?$/,
       hostname: z.regexes.hostname,
-      error: (issue) =>
-        issue.input === undefined ? 'Required' : 'Must be an http or https URL',
+      error: (issue) => (issue.input === undefined ? 'Required' : 'Must be an http or https URL'),
     }),
   ),
   transcript: optional(text()),
@@ -64,11 +65,5 @@ export type WebhookPayload = z.infer<typeof webhookPayloadSchema>;
 
 /** `<path>: <message>` for each problem, joined by `; `, after the contract's `Invalid payload: `. */
 export function describePayloadError(error: z.ZodError): string {
-  const problems = error.issues.map((issue) => {
-    const where = issue.path.length === 0 ? 'body' : issue.path.map(String).join('.');
-
-    return `${where}: ${issue.message}`;
-  });
-
-  return `Invalid payload: ${problems.join('; ')}`;
+  return `Invalid payload: ${describeIssues(error)}`;
 }

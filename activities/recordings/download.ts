@@ -5,6 +5,7 @@
  * connection times out. Failures say whether retrying can help, so the caller can pick a retry
  * policy from `retryable` alone.
  */
+import { ExternalServiceError } from '../../core/external-error.js';
 import { STATUS_CODES, request as httpRequest } from 'node:http';
 import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -36,24 +37,8 @@ export type RecordingDownloadErrorKind =
  * `timeout`, `network`, and `http_status` for 5xx, 408 and 429, with `retryAfterMs` when the server
  * sent a usable `Retry-After`.
  */
-export class RecordingDownloadError extends Error {
+export class RecordingDownloadError extends ExternalServiceError<RecordingDownloadErrorKind> {
   override readonly name = 'RecordingDownloadError';
-  readonly kind: RecordingDownloadErrorKind;
-  readonly retryable: boolean;
-  readonly status: number | undefined;
-  readonly retryAfterMs: number | undefined;
-
-  constructor(
-    kind: RecordingDownloadErrorKind,
-    message: string,
-    details: { retryable: boolean; status?: number; retryAfterMs?: number; cause?: unknown },
-  ) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
-    this.kind = kind;
-    this.retryable = details.retryable;
-    this.status = details.status;
-    this.retryAfterMs = details.retryAfterMs;
-  }
 }
 
 export type DownloadRecordingOptions = {
@@ -272,6 +257,18 @@ function createBodyGuard(settings: Settings, mode: ContentDecision['sniff']): Bo
     return mode === 'require_audio' ? notAudio('data of no known audio format') : null;
   }
 
+  /** Judges the first bytes once, then passes them on (or refuses the body). */
+  function release(callback: (error?: Error | null, data?: Buffer) => void): void {
+    const bytes = head!;
+    head = null;
+    const refusal = decide(bytes);
+    if (refusal) {
+      callback(refusal);
+      return;
+    }
+    callback(null, bytes);
+  }
+
   function reportProgress(): void {
     const now = Date.now();
     if (settings.onProgress && now - lastProgressAt >= settings.progressIntervalMs) {
@@ -299,14 +296,7 @@ function createBodyGuard(settings: Settings, mode: ContentDecision['sniff']): Bo
         callback();
         return;
       }
-      const bytes = head;
-      head = null;
-      const refusal = decide(bytes);
-      if (refusal) {
-        callback(refusal);
-        return;
-      }
-      callback(null, bytes);
+      release(callback);
     },
     flush(callback) {
       if (head === null) {
@@ -317,14 +307,7 @@ function createBodyGuard(settings: Settings, mode: ContentDecision['sniff']): Bo
         callback(notAudio('an empty body'));
         return;
       }
-      const bytes = head;
-      head = null;
-      const refusal = decide(bytes);
-      if (refusal) {
-        callback(refusal);
-        return;
-      }
-      callback(null, bytes);
+      release(callback);
     },
   });
 

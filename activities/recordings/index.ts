@@ -1,4 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ExternalServiceError } from '../../core/external-error.js';
 import type { AddressPolicy } from '../../core/net/address-policy.js';
 import type { SecretBox } from '../../core/secret-box.js';
 import type { Database } from '../../db/database.js';
@@ -13,10 +14,10 @@ import {
 } from '../../db/queries/recordings.js';
 import { requireCall } from '../calls.js';
 import type { EventPublisher } from '../events.js';
-import { downloadRecording, RecordingDownloadError } from './download.js';
+import { downloadRecording } from './download.js';
 import { formatTranscript } from './speakers.js';
 import type { RecordingStorage } from './storage.js';
-import { requireCompleted, TranscriptionError, type AssemblyAiTranscriber } from './transcription.js';
+import { requireCompleted, type AssemblyAiTranscriber } from './transcription.js';
 
 export type RecordingActivityDeps = {
   db: Database;
@@ -39,33 +40,21 @@ function storageKeyFor(callId: string): string {
   return `recordings/${callId}`;
 }
 
-/** Temporal's view of a download failure: permanent ones fail the call at once. */
-function downloadFailure(error: unknown): unknown {
-  if (!(error instanceof RecordingDownloadError)) {
+/**
+ * Temporal's view of an outside service's failure: permanent ones fail the call at once, retryable
+ * ones retry after the delay the service asked for, if any. Anything else is rethrown as it is.
+ */
+function activityFailure(error: unknown, type: string): unknown {
+  if (!(error instanceof ExternalServiceError)) {
     return error;
   }
   if (!error.retryable) {
-    return ApplicationFailure.nonRetryable(error.message, `RecordingDownload:${error.kind}`);
+    return ApplicationFailure.nonRetryable(error.message, `${type}:${error.kind}`);
   }
 
   return ApplicationFailure.create({
     message: error.message,
-    type: `RecordingDownload:${error.kind}`,
-    ...(error.retryAfterMs !== undefined && { nextRetryDelay: error.retryAfterMs }),
-  });
-}
-
-function transcriptionFailure(error: unknown): unknown {
-  if (!(error instanceof TranscriptionError)) {
-    return error;
-  }
-  if (!error.retryable) {
-    return ApplicationFailure.nonRetryable(error.message, `Transcription:${error.kind}`);
-  }
-
-  return ApplicationFailure.create({
-    message: error.message,
-    type: `Transcription:${error.kind}`,
+    type: `${type}:${error.kind}`,
     ...(error.retryAfterMs !== undefined && { nextRetryDelay: error.retryAfterMs }),
   });
 }
@@ -126,9 +115,13 @@ export function createRecordingActivities(deps: RecordingActivityDeps) {
         });
         context.log.info('recording stored', { callId, bytes: stored.size });
 
-        return { size: stored.size, sha256: stored.sha256, durationSeconds: stored.durationSeconds };
+        return {
+          size: stored.size,
+          sha256: stored.sha256,
+          durationSeconds: stored.durationSeconds,
+        };
       } catch (error) {
-        throw downloadFailure(error);
+        throw activityFailure(error, 'RecordingDownload');
       }
     },
 
@@ -140,7 +133,10 @@ export function createRecordingActivities(deps: RecordingActivityDeps) {
       requireTranscriber(deps.transcriber);
       const slot = await acquireTranscriptionSlot(db, callId, slotLeaseSeconds);
       if (slot === undefined) {
-        throw ApplicationFailure.retryable('every transcription slot is taken', 'TranscriptionBusy');
+        throw ApplicationFailure.retryable(
+          'every transcription slot is taken',
+          'TranscriptionBusy',
+        );
       }
 
       return slot;
@@ -161,16 +157,19 @@ export function createRecordingActivities(deps: RecordingActivityDeps) {
       const integration = await findIntegrationById(db, call.integration_id);
 
       try {
-        const audio = storage.localPath?.(recording.storage_key) ?? (await storage.get(recording.storage_key));
+        const audio =
+          storage.localPath?.(recording.storage_key) ?? (await storage.get(recording.storage_key));
         const { transcriptId } = await transcriber.submit({
           audio,
-          ...(integration?.transcription_language && { languageCode: integration.transcription_language }),
+          ...(integration?.transcription_language && {
+            languageCode: integration.transcription_language,
+          }),
         });
         await setTranscriptionId(db, callId, transcriptId);
 
         return { transcriptId };
       } catch (error) {
-        throw transcriptionFailure(error);
+        throw activityFailure(error, 'Transcription');
       }
     },
 
@@ -208,7 +207,7 @@ export function createRecordingActivities(deps: RecordingActivityDeps) {
 
         return { done: true };
       } catch (error) {
-        throw transcriptionFailure(error);
+        throw activityFailure(error, 'Transcription');
       }
     },
   };

@@ -5,6 +5,7 @@
  * only the response text, so the services below are the SDK's own classes with the one method that
  * judges responses replaced by one that keeps the status.
  */
+import { ExternalServiceError } from '../../core/external-error.js';
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { FileService, TranscriptService } from 'assemblyai';
@@ -24,24 +25,8 @@ export type TranscriptionErrorKind =
  * Permanent: other 4xx (a bad API key is 401) and transcripts that ended in `error`, whose message is
  * AssemblyAI's own.
  */
-export class TranscriptionError extends Error {
+export class TranscriptionError extends ExternalServiceError<TranscriptionErrorKind> {
   override readonly name = 'TranscriptionError';
-  readonly kind: TranscriptionErrorKind;
-  readonly retryable: boolean;
-  readonly status: number | undefined;
-  readonly retryAfterMs: number | undefined;
-
-  constructor(
-    kind: TranscriptionErrorKind,
-    message: string,
-    details: { retryable: boolean; status?: number; retryAfterMs?: number; cause?: unknown },
-  ) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
-    this.kind = kind;
-    this.retryable = details.retryable;
-    this.status = details.status;
-    this.retryAfterMs = details.retryAfterMs;
-  }
 }
 
 export type TranscriptStatus = 'queued' | 'processing' | 'completed' | 'error';

@@ -1,11 +1,16 @@
 import Router from '@koa/router';
 import { ZodError } from 'zod';
 import type { Database } from '../../db/database.js';
-import { deleteRubricOverride, findRubricOverride, saveRubricOverride } from '../../db/queries/scoring.js';
+import {
+  deleteRubricOverride,
+  findRubricOverride,
+  saveRubricOverride,
+} from '../../db/queries/scoring.js';
 import type { JsonObject } from '../../db/schema.js';
 import { defaultRubric, mergeRubric } from '../../scoring/index.js';
 import type { AppState } from '../context.js';
 import { AppError } from '../errors.js';
+import { describeIssues } from '../validation.js';
 
 export type ScoringRouteDeps = { db: Database };
 
@@ -29,8 +34,7 @@ export function scoringRoutes({ db }: ScoringRouteDeps): Router<AppState> {
       mergeRubric(defaultRubric, override);
     } catch (error) {
       if (error instanceof ZodError) {
-        const problems = error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`);
-        throw new AppError('invalid_request', `Invalid request: ${problems.join('; ')}`);
+        throw new AppError('invalid_request', `Invalid request: ${describeIssues(error)}`);
       }
       throw error;
     }
