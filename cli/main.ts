@@ -7,7 +7,7 @@ import { Command, Option } from 'commander';
 import { bootstrapDefaultWorkspace } from '../core/bootstrap.js';
 import { ConfigError, loadConfig, type Config } from '../core/config.js';
 import { createLogger } from '../core/logger.js';
-import { openDatabase } from '../db/database.js';
+import { databaseOptionsFor, openDatabase } from '../db/database.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { ApiRequestError, createApiClient, resolveAdminKey } from './api-client.js';
 
@@ -127,11 +127,7 @@ program
   .description('bring the database schema up to date')
   .action(async () => {
     const settings = config();
-    const database = await openDatabase(
-      settings.databaseUrl
-        ? { kind: 'postgres', url: settings.databaseUrl }
-        : { kind: 'pglite', dir: `${settings.dataDir}/pglite` },
-    );
+    const database = await openDatabase(databaseOptionsFor(settings));
     try {
       const result = await migrateToLatest(database.db);
       const applied = result.results?.filter((entry) => entry.status === 'Success') ?? [];

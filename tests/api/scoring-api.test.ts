@@ -6,8 +6,9 @@ import { criterionKeys, defaultRubric } from '../../scoring/rubric.js';
 import { startFakeChatCompletionsServer, type FakeChatCompletionsServer } from '../scoring/fake-chat-completions-server.js';
 import { startTestStack, type IntegrationCredentials, type TestStack } from '../helpers/stack.js';
 
-const discoveryCall = await readFile(new URL('../fixtures/transcripts/strong-discovery.txt', import.meta.url), 'utf8').catch(
-  () => 'Agent: Hi, this is Sam from Acme. What made you look at us?\nCustomer: Our reps miss follow-ups.\nAgent: How often does that cost you a deal?\nCustomer: Weekly.\nAgent: Shall we meet Tuesday at 10 to walk through it?\nCustomer: Yes, Tuesday works.',
+const discoveryCall = await readFile(
+  new URL('../fixtures/transcripts/strong-discovery.txt', import.meta.url),
+  'utf8',
 );
 
 type Scorecard = {
