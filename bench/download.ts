@@ -2,15 +2,16 @@
  * Download benchmark: how fast `downloadRecording` streams a large recording over loopback compared
  * with curl, and how much memory it needs while doing so.
  *
- * Run with `npx tsx bench/download.ts`. It writes a 100 MB and a 20 MB WAV-headed file to a
- * temporary directory, serves them from a separate Node process (so the server's own buffers do not
- * count against our memory figures), downloads each three times with `curl -s -o /dev/null` (when
- * curl is installed) and with `downloadRecording` into local storage, and prints throughput in
- * MB/s (10^6 bytes), the ratio ours/curl, and resident memory. It asserts nothing and cleans up.
+ * Run with `npm run bench:download`. It writes a 100 MB and a 20 MB WAV-headed file to a temporary
+ * directory, serves them from a separate Node process (so the server's own buffers do not count
+ * against our memory figures), and prints throughput in MB/s (10^6 bytes), ratios and resident
+ * memory. It asserts nothing and cleans up.
  *
- * `curl -o /dev/null` discards the body while ours hashes it and writes it to disk, so the script
- * also times curl writing to a file and Node's HTTP client discarding the body, to show how much of
- * the gap is the disk and the runtime rather than the downloader.
+ * The baseline is curl doing the same job: saving the file to the same disk, and, against our
+ * default of flushing each recording to disk, saving it and then `sync`ing that file. curl
+ * discarding the body and undici (our HTTP client) discarding it are printed too, as the ceiling
+ * of the network path alone. Each round runs every contender once, in turn, so the load of the
+ * shared machine falls on all of them alike; figures are medians over the rounds.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -18,15 +19,14 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { request as httpRequest } from 'node:http';
-import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { request } from 'undici';
 import { createAddressPolicy } from '../core/net/address-policy.js';
 import { downloadRecording } from '../activities/recordings/download.js';
 import { createLocalStorage } from '../activities/recordings/storage.js';
 
-const rounds = 3;
+const rounds = 5;
 const megabyte = 1_000_000;
 
 // Plain JavaScript for `node -e`: serves files from the directory given as its argument.
@@ -102,12 +102,13 @@ function hasCurl(): boolean {
   return spawnSync('curl', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-async function timeCurl(url: string, output = '/dev/null'): Promise<number> {
+/** Times a shell command line, e.g. a curl run; `sh` starting is a millisecond or two of it. */
+async function timeShell(command: string): Promise<number> {
   const started = performance.now();
-  const child = spawn('curl', ['-s', '-o', output, url], { stdio: 'ignore' });
+  const child = spawn('sh', ['-c', command], { stdio: 'ignore' });
   const [code] = (await once(child, 'exit')) as [number];
   if (code !== 0) {
-    throw new Error(`curl exited with ${code}`);
+    throw new Error(`${command} exited with ${code}`);
   }
 
   return (performance.now() - started) / 1000;
@@ -163,23 +164,26 @@ function rate(bytes: number, seconds: number): string {
   return `${(bytes / megabyte / seconds).toFixed(0)} MB/s`;
 }
 
-/** Node's own HTTP client with the body thrown away: the ceiling for any Node downloader. */
-async function timeNodeDiscard(url: string): Promise<number> {
+/** Undici, the client `downloadRecording` uses, with the body thrown away. */
+async function timeClientDiscard(url: string): Promise<number> {
   const started = performance.now();
-  const response = await new Promise<IncomingMessage>((resolve, reject) => {
-    const request = httpRequest(url, { agent: false }, resolve);
-    request.on('error', reject);
-    request.end();
-  });
-  response.resume();
-  await once(response, 'end');
+  const response = await request(url);
+  for await (const chunk of response.body) {
+    void chunk;
+  }
 
   return (performance.now() - started) / 1000;
 }
 
 function line(label: string, bytes: number, times: number[]): void {
-  const rates = times.map((seconds) => rate(bytes, seconds)).join('  ');
-  console.log(`  ${label.padEnd(34)} ${rates}  (median ${rate(bytes, median(times))})`);
+  const rates = times.map((seconds) => rate(bytes, seconds).padStart(9)).join(' ');
+  console.log(`  ${label.padEnd(38)} ${rates}   median ${rate(bytes, median(times))}`);
+}
+
+type Contender = { label: string; run(round: number): Promise<number> };
+
+function ratio(ours: number[], baseline: number[]): string {
+  return (median(baseline) / median(ours)).toFixed(2);
 }
 
 async function benchmarkFile(
@@ -190,58 +194,66 @@ async function benchmarkFile(
   curl: boolean,
 ): Promise<void> {
   const url = `${origin}/${name}`;
-  console.log(`\n${name}: ${(bytes / megabyte).toFixed(0)} MB, ${rounds} rounds each`);
-
-  let curlMedian: number | null = null;
-  let curlToDiskMedian: number | null = null;
-  if (curl) {
-    await timeCurl(url);
-    const times: number[] = [];
-    const toDisk: number[] = [];
-    const curlFile = join(storeDir, `curl-${name}`);
-    for (let round = 0; round < rounds; round += 1) {
-      times.push(await timeCurl(url));
-      toDisk.push(await timeCurl(url, curlFile));
-      await rm(curlFile, { force: true });
-    }
-    curlMedian = median(times);
-    curlToDiskMedian = median(toDisk);
-    line('curl -s -o /dev/null', bytes, times);
-    line('curl -s -o <file on the same disk>', bytes, toDisk);
-  }
-
-  const nodeTimes: number[] = [];
-  for (let round = 0; round < rounds; round += 1) {
-    nodeTimes.push(await timeNodeDiscard(url));
-  }
-  line('node http.request, body discarded', bytes, nodeTimes);
+  const curlFile = join(storeDir, `curl-${name}`);
+  console.log(`\n${name}: ${(bytes / megabyte).toFixed(0)} MB, ${rounds} rounds`);
 
   const rssBefore = process.memoryUsage.rss();
-  const maxRssBefore = process.resourceUsage().maxRSS * 1024;
   let peak = rssBefore;
-  for (const fsync of [true, false]) {
-    const results: OursRound[] = [];
-    for (let round = 0; round < rounds; round += 1) {
-      results.push(await timeOurs(url, storeDir, `bench/${name}`, fsync));
-    }
-    const times = results.map((result) => result.seconds);
-    peak = Math.max(peak, ...results.map((result) => result.peakRssBytes));
-    const label = `downloadRecording, fsync ${fsync ? 'on (default)' : 'off'}`;
-    line(label, bytes, times);
-    if (curlMedian !== null && curlToDiskMedian !== null) {
-      const ratio = (curlMedian / median(times)).toFixed(2);
-      const diskRatio = (curlToDiskMedian / median(times)).toFixed(2);
-      console.log(
-        `  ${'  ours/curl'.padEnd(34)} ${ratio} (target >= 0.80); against curl to disk ${diskRatio}`,
-      );
+  async function ours(fsync: boolean): Promise<number> {
+    const result = await timeOurs(url, storeDir, `bench/${name}`, fsync);
+    peak = Math.max(peak, result.peakRssBytes);
+
+    return result.seconds;
+  }
+  async function curlTo(command: string): Promise<number> {
+    const seconds = await timeShell(command);
+    await rm(curlFile, { force: true });
+
+    return seconds;
+  }
+
+  const contenders: Contender[] = [
+    ...(curl
+      ? [
+          { label: 'curl -o /dev/null', run: () => curlTo(`curl -s -o /dev/null '${url}'`) },
+          { label: 'curl -o file', run: () => curlTo(`curl -s -o '${curlFile}' '${url}'`) },
+          {
+            label: 'curl -o file && sync file',
+            run: () => curlTo(`curl -s -o '${curlFile}' '${url}' && sync '${curlFile}'`),
+          },
+        ]
+      : []),
+    { label: 'undici, body discarded', run: () => timeClientDiscard(url) },
+    { label: 'downloadRecording, fsync off', run: () => ours(false) },
+    { label: 'downloadRecording, fsync on (default)', run: () => ours(true) },
+  ];
+  const times = new Map<string, number[]>(contenders.map((contender) => [contender.label, []]));
+  for (let round = 0; round < rounds; round += 1) {
+    for (const contender of contenders) {
+      times.get(contender.label)?.push(await contender.run(round));
     }
   }
-  const maxRssAfter = process.resourceUsage().maxRSS * 1024;
+  for (const contender of contenders) {
+    line(contender.label, bytes, times.get(contender.label) ?? []);
+  }
 
+  const of = (label: string) => times.get(label) ?? [];
+  if (curl) {
+    const off = of('downloadRecording, fsync off');
+    const on = of('downloadRecording, fsync on (default)');
+    console.log(
+      `  ours, fsync off / curl -o file              ${ratio(off, of('curl -o file'))} (target >= 0.80)`,
+    );
+    console.log(
+      `  ours, fsync on  / curl -o file && sync file ${ratio(on, of('curl -o file && sync file'))} (target >= 0.80)`,
+    );
+    console.log(
+      `  ours, fsync off / curl -o /dev/null         ${ratio(off, of('curl -o /dev/null'))} (ours hashes and stores; that curl does neither)`,
+    );
+  }
   console.log(
     `  RSS before ours ${mib(rssBefore)}, peak during ours ${mib(peak)} (+${mib(peak - rssBefore)})`,
   );
-  console.log(`  maxRSS before ours ${mib(maxRssBefore)}, after ${mib(maxRssAfter)}`);
 }
 
 async function main(): Promise<void> {

@@ -6,18 +6,17 @@
  * policy from `retryable` alone.
  */
 import { ExternalServiceError } from '../../core/external-error.js';
-import { STATUS_CODES, request as httpRequest } from 'node:http';
-import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { STATUS_CODES } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { Agent, request } from 'undici';
 import { parseFile, parseStream } from 'music-metadata';
 import type { IAudioMetadata } from 'music-metadata';
 import { AddressRefusedError } from '../../core/net/address-policy.js';
 import type { AddressPolicy } from '../../core/net/address-policy.js';
 import { parseRetryAfter } from '../../core/net/retry-after.js';
-import { streamBufferBytes } from './storage.js';
 import type { RecordingStorage } from './storage.js';
 
 /** Why a download failed; `retryable` on the error says whether another attempt can succeed. */
@@ -105,6 +104,10 @@ const genericTypes = new Set([
   'application/x-download',
   'application/force-download',
 ]);
+
+// Node's default 16 KiB stream buffer would stop the network read whenever one 64 KiB socket chunk
+// waits for storage; a MiB in flight lets receiving and writing overlap.
+const bodyBufferBytes = 1024 * 1024;
 
 /** How many leading bytes the sniffer wants before deciding. */
 const sniffLength = 16;
@@ -210,8 +213,17 @@ function seconds(ms: number): string {
   return `${Math.round(ms / 100) / 10} s`;
 }
 
-function mediaTypeOf(response: IncomingMessage): string | null {
-  const header = response.headers['content-type'];
+/** A response's status line and headers, whichever client received them. */
+type ResponseHead = { statusCode: number; headers: IncomingHttpHeaders };
+
+function headerValue(head: ResponseHead, name: string): string | undefined {
+  const value = head.headers[name];
+
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function mediaTypeOf(response: ResponseHead): string | null {
+  const header = headerValue(response, 'content-type');
   const mediaType = header?.split(';')[0]?.trim().toLowerCase();
 
   return mediaType ? mediaType : null;
@@ -220,7 +232,7 @@ function mediaTypeOf(response: IncomingMessage): string | null {
 type ContentDecision = { sniff: 'require_audio' | 'reject_text'; declared: string | null };
 
 /** Decides from the headers alone whether the body may be audio and how to check its first bytes. */
-function judgeContentType(response: IncomingMessage): ContentDecision {
+function judgeContentType(response: ResponseHead): ContentDecision {
   const mediaType = mediaTypeOf(response);
   if (mediaType === null || genericTypes.has(mediaType)) {
     return { sniff: 'require_audio', declared: null };
@@ -278,7 +290,7 @@ function createBodyGuard(settings: Settings, mode: ContentDecision['sniff']): Bo
   }
 
   const stream = new Transform({
-    highWaterMark: streamBufferBytes,
+    highWaterMark: bodyBufferBytes,
     transform(chunk: Buffer, _encoding, callback) {
       received += chunk.length;
       if (received > settings.maxBytes) {
@@ -326,6 +338,9 @@ const retryableCodes = new Set([
   'ENOTFOUND',
   'EAI_AGAIN',
   'ERR_STREAM_PREMATURE_CLOSE',
+  // Undici's names for a connection that closed or broke mid-exchange.
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
 ]);
 
 function isNetworkError(error: unknown): error is NodeJS.ErrnoException {
@@ -368,11 +383,11 @@ function classifyFailure(error: unknown): unknown {
   return error;
 }
 
-function httpStatusError(response: IncomingMessage): RecordingDownloadError {
-  const status = response.statusCode ?? 0;
-  const text = response.statusMessage || STATUS_CODES[status] || '';
+function httpStatusError(response: ResponseHead): RecordingDownloadError {
+  const status = response.statusCode;
+  const text = STATUS_CODES[status] ?? '';
   const retryable = status >= 500 || status === 408 || status === 429;
-  const retryAfter = response.headers['retry-after'];
+  const retryAfter = headerValue(response, 'retry-after');
 
   return new RecordingDownloadError(
     'http_status',
@@ -385,101 +400,86 @@ function httpStatusError(response: IncomingMessage): RecordingDownloadError {
   );
 }
 
-/**
- * One HTTP exchange with its timers. `fail` ends it with an error that reaches whoever is reading
- * the response; `close` ends it quietly.
- */
-type Exchange = { response: IncomingMessage; fail(error: Error): void; close(): void };
-
 function abortedError(): RecordingDownloadError {
   return new RecordingDownloadError('aborted', 'recording download was cancelled', {
     retryable: false,
   });
 }
 
-function openExchange(
-  url: URL,
-  headers: OutgoingHttpHeaders,
-  settings: Settings,
-): Promise<Exchange> {
-  return new Promise((resolve, reject) => {
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    // A fresh connection per hop (no agent) so a pooled socket opened elsewhere, without our lookup,
-    // can never carry the request.
-    const request: ClientRequest = send(url, {
-      method: 'GET',
-      headers,
-      agent: false,
-      lookup: settings.policy.lookup,
-    });
-    let response: IncomingMessage | undefined;
+function readTimeout(settings: Settings): RecordingDownloadError {
+  return new RecordingDownloadError(
+    'timeout',
+    `recording download timed out: no data for ${seconds(settings.readTimeoutMs)}`,
+    { retryable: true },
+  );
+}
 
-    const connectTimer = setTimeout(() => {
-      const where = url.host;
-      fail(
-        new RecordingDownloadError(
-          'timeout',
-          `recording download timed out: no connection to ${where} within ${seconds(settings.connectTimeoutMs)}`,
-          { retryable: true },
-        ),
-      );
-    }, settings.connectTimeoutMs);
-    const onAbort = () => fail(abortedError());
-    settings.signal?.addEventListener('abort', onAbort, { once: true });
-
-    function release(): void {
-      clearTimeout(connectTimer);
-      settings.signal?.removeEventListener('abort', onAbort);
-    }
-
-    function fail(error: Error): void {
-      release();
-      response?.destroy(error);
-      request.destroy(error);
-    }
-
-    function close(): void {
-      release();
-      response?.destroy();
-      request.destroy();
-    }
-
-    request.once('socket', (socket) => {
-      if (!socket.connecting) {
-        clearTimeout(connectTimer);
-        return;
-      }
-      socket.once('connect', () => clearTimeout(connectTimer));
-    });
-    // Node arms this on the socket once connected; it covers the wait for headers and every gap
-    // between body chunks.
-    request.setTimeout(settings.readTimeoutMs, () => {
-      fail(
-        new RecordingDownloadError(
-          'timeout',
-          `recording download timed out: no data for ${seconds(settings.readTimeoutMs)}`,
-          { retryable: true },
-        ),
-      );
-    });
-    request.on('error', (error) => {
-      release();
-      reject(error);
-    });
-    request.once('response', (incoming) => {
-      response = incoming;
-      // The body pipeline listens for errors while it runs; this keeps a late timeout or abort,
-      // after the pipeline has let go, from becoming an uncaught 'error' event.
-      incoming.on('error', () => undefined);
-      resolve({ response: incoming, fail, close });
-    });
-
-    request.end();
+/**
+ * The connections of one download. Each socket is opened through the policy's lookup, and the pool
+ * lives only as long as the download, so a connection opened without that lookup can never carry
+ * one of its requests. Undici's timeouts cover the connection (DNS included), the wait for headers
+ * and every gap between body chunks; a paused body (storage catching up) does not count as a gap.
+ */
+function openConnections(settings: Settings): Agent {
+  return new Agent({
+    connect: { lookup: settings.policy.lookup, timeout: settings.connectTimeoutMs },
+    headersTimeout: settings.readTimeoutMs,
+    bodyTimeout: settings.readTimeoutMs,
+    connections: 1,
   });
 }
 
-function requestHeaders(url: URL, original: URL, settings: Settings): OutgoingHttpHeaders {
-  const headers: OutgoingHttpHeaders = {
+/** Turns undici's failures into ours where they say something about the download. */
+function transportFailure(error: unknown, settings: Settings, url: URL): unknown {
+  if (settings.signal?.aborted) {
+    return abortedError();
+  }
+  switch ((error as NodeJS.ErrnoException | undefined)?.code) {
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return new RecordingDownloadError(
+        'timeout',
+        `recording download timed out: no connection to ${url.host} within ${seconds(settings.connectTimeoutMs)}`,
+        { retryable: true, cause: error },
+      );
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+      return readTimeout(settings);
+    default:
+      return classifyFailure(error);
+  }
+}
+
+/** One response: its status, headers and a body that must be consumed or discarded. */
+type Exchange = ResponseHead & { body: Readable };
+
+/** Drops whatever is left of a body. Undici reports that as an error on the body; nobody reads it. */
+function discard(body: Readable): void {
+  body.on('error', () => undefined);
+  body.destroy();
+}
+
+async function exchange(
+  connections: Agent,
+  url: URL,
+  headers: Record<string, string>,
+  settings: Settings,
+): Promise<Exchange> {
+  try {
+    const response = await request(url, {
+      method: 'GET',
+      headers,
+      dispatcher: connections,
+      signal: settings.signal,
+    });
+
+    return { statusCode: response.statusCode, headers: response.headers, body: response.body };
+  } catch (error) {
+    throw transportFailure(error, settings, url);
+  }
+}
+
+function requestHeaders(url: URL, original: URL, settings: Settings): Record<string, string> {
+  const headers: Record<string, string> = {
     'user-agent': 'closermode-recordings/1',
     accept: 'audio/*, video/*;q=0.9, application/octet-stream;q=0.8, */*;q=0.1',
     'accept-encoding': 'identity',
@@ -501,7 +501,10 @@ function checkUrl(policy: AddressPolicy, url: string | URL): URL {
 }
 
 /** Follows redirects by hand so that each new URL passes the policy before it is requested. */
-async function openFinalExchange(settings: Settings): Promise<{ exchange: Exchange; url: URL }> {
+async function openFinalExchange(
+  connections: Agent,
+  settings: Settings,
+): Promise<{ response: Exchange; url: URL }> {
   const original = checkUrl(settings.policy, settings.url);
   let url = original;
 
@@ -510,15 +513,18 @@ async function openFinalExchange(settings: Settings): Promise<{ exchange: Exchan
       throw abortedError();
     }
 
-    const exchange = await openExchange(url, requestHeaders(url, original, settings), settings);
-    const status = exchange.response.statusCode ?? 0;
-    const location = exchange.response.headers.location;
-
-    if (!redirectStatuses.has(status) || location === undefined) {
-      return { exchange, url };
+    const response = await exchange(
+      connections,
+      url,
+      requestHeaders(url, original, settings),
+      settings,
+    );
+    const location = headerValue(response, 'location');
+    if (!redirectStatuses.has(response.statusCode) || location === undefined) {
+      return { response, url };
     }
 
-    exchange.close();
+    discard(response.body);
     if (redirects >= settings.maxRedirects) {
       throw new RecordingDownloadError(
         'too_many_redirects',
@@ -531,8 +537,8 @@ async function openFinalExchange(settings: Settings): Promise<{ exchange: Exchan
 }
 
 /** Undoes a `Content-Encoding` the server applied although we asked for none. */
-function decoderFor(response: IncomingMessage): Transform | null {
-  const encoding = String(response.headers['content-encoding'] ?? 'identity')
+function decoderFor(response: ResponseHead): Transform | null {
+  const encoding = String(headerValue(response, 'content-encoding') ?? 'identity')
     .trim()
     .toLowerCase();
   switch (encoding) {
@@ -627,9 +633,6 @@ async function readDuration(
   }
 }
 
-// TODO: on loopback this reaches about a third of curl's throughput (0.19 with fsync, 0.31 without,
-// against a target of 0.8); Node's http client alone reaches half of curl's here, so undici.request
-// with the same lookup guard is the next thing to try. Memory stays flat whatever the file size.
 /**
  * Streams the recording at `options.url` into `options.storage` under `options.key`, and returns
  * what was stored. Throws `RecordingDownloadError` for every failure of the download itself; when it
@@ -647,60 +650,71 @@ export async function downloadRecording(
     progressIntervalMs: options.progressIntervalMs ?? defaults.progressIntervalMs,
   };
 
-  const { exchange, url } = await openFinalExchange(settings).catch((error: unknown) => {
-    throw classifyFailure(error);
-  });
-  const { response } = exchange;
+  const connections = openConnections(settings);
   try {
-    const status = response.statusCode ?? 0;
-    if (status < 200 || status >= 300 || status === 206) {
-      throw httpStatusError(response);
+    const { response, url } = await openFinalExchange(connections, settings);
+    try {
+      return await receive(response, url, settings);
+    } finally {
+      discard(response.body);
     }
-
-    const decision = judgeContentType(response);
-    const declaredLength = Number(response.headers['content-length']);
-    if (Number.isFinite(declaredLength) && declaredLength > settings.maxBytes) {
-      throw tooLarge(settings.maxBytes, `Content-Length ${declaredLength}`);
-    }
-
-    const guard = createBodyGuard(settings, decision.sniff);
-    const decoder = decoderFor(response);
-    const incoming = decoder
-      ? pipeline(response, decoder, guard.stream)
-      : pipeline(response, guard.stream);
-    // Storage learns the type only when the server declared one: the sniffed type is known only
-    // once the first bytes are in, after the write has begun. The result carries it either way.
-    const [received, stored] = await Promise.allSettled([
-      incoming,
-      settings.storage.put(settings.key, guard.stream, {
-        contentType: decision.declared ?? undefined,
-      }),
-    ]);
-    if (received.status === 'rejected' || stored.status === 'rejected') {
-      throw pickFailure(received, stored);
-    }
-
-    const contentType = decision.declared ?? guard.sniffedType() ?? 'application/octet-stream';
-    const result = stored.value;
-    const durationSeconds = await readDuration(
-      settings.storage,
-      settings.key,
-      contentType,
-      result.size,
-    );
-    settings.onProgress?.(result.size);
-
-    return {
-      key: result.key,
-      size: result.size,
-      sha256: result.sha256,
-      contentType,
-      durationSeconds,
-      finalUrl: url.href,
-    };
   } catch (error) {
     throw classifyFailure(error);
   } finally {
-    exchange.close();
+    await connections.destroy();
   }
+}
+
+/** Checks the final response and streams its body into storage. */
+async function receive(
+  response: Exchange,
+  url: URL,
+  settings: Settings,
+): Promise<DownloadedRecording> {
+  const status = response.statusCode;
+  if (status < 200 || status >= 300 || status === 206) {
+    throw httpStatusError(response);
+  }
+
+  const decision = judgeContentType(response);
+  const declaredLength = Number(headerValue(response, 'content-length'));
+  if (Number.isFinite(declaredLength) && declaredLength > settings.maxBytes) {
+    throw tooLarge(settings.maxBytes, `Content-Length ${declaredLength}`);
+  }
+
+  const guard = createBodyGuard(settings, decision.sniff);
+  const decoder = decoderFor(response);
+  const incoming = decoder
+    ? pipeline(response.body, decoder, guard.stream)
+    : pipeline(response.body, guard.stream);
+  // Storage learns the type only when the server declared one: the sniffed type is known only
+  // once the first bytes are in, after the write has begun. The result carries it either way.
+  const [received, stored] = await Promise.allSettled([
+    incoming,
+    settings.storage.put(settings.key, guard.stream, {
+      contentType: decision.declared ?? undefined,
+    }),
+  ]);
+  if (received.status === 'rejected' || stored.status === 'rejected') {
+    throw transportFailure(pickFailure(received, stored), settings, url);
+  }
+
+  const contentType = decision.declared ?? guard.sniffedType() ?? 'application/octet-stream';
+  const result = stored.value;
+  const durationSeconds = await readDuration(
+    settings.storage,
+    settings.key,
+    contentType,
+    result.size,
+  );
+  settings.onProgress?.(result.size);
+
+  return {
+    key: result.key,
+    size: result.size,
+    sha256: result.sha256,
+    contentType,
+    durationSeconds,
+    finalUrl: url.href,
+  };
 }

@@ -29,6 +29,19 @@ function failingBody(): Readable {
   );
 }
 
+/**
+ * About 21 MB in chunks of uneven sizes, each filled with its own index, so that a batch written at
+ * the wrong position or out of order shows up in the stored bytes.
+ */
+function unevenChunks(): Buffer[] {
+  const chunks: Buffer[] = [];
+  for (let index = 0; index < 700; index += 1) {
+    chunks.push(Buffer.alloc(1 + ((index * 7919) % 60_000), index % 251));
+  }
+
+  return chunks;
+}
+
 describe('assertStorageKey', () => {
   test('accepts relative paths of plain segments', () => {
     for (const key of ['call.wav', 'recordings/2026/04/call-42.wav', 'a_b/c=d.mp3']) {
@@ -77,6 +90,32 @@ describe('local storage', () => {
     await assert.rejects(storage.put('calls/broken.wav', failingBody()), /connection dropped/);
 
     assert.equal(await storage.stat('calls/broken.wav'), null);
+    assert.deepEqual(await readdir(join(dir, '.partial')), []);
+  });
+
+  for (const fsync of [true, false]) {
+    test(`stores a large body of uneven chunks byte for byte, fsync ${fsync ? 'on' : 'off'}`, async () => {
+      const chunks = unevenChunks();
+      const expected = Buffer.concat(chunks);
+      const local = createLocalStorage(dir, { fsync });
+      const stored = await local.put(`calls/large-${fsync}.wav`, Readable.from(chunks));
+
+      assert.equal(stored.size, expected.length);
+      assert.equal(stored.sha256, sha256(expected));
+      assert.ok((await readFile(join(dir, 'calls', `large-${fsync}.wav`))).equals(expected));
+    });
+  }
+
+  test('cleans up when the body fails after several batches are on their way to disk', async () => {
+    const body = Readable.from(
+      (async function* () {
+        yield* unevenChunks();
+        throw new Error('connection dropped late');
+      })(),
+    );
+    await assert.rejects(storage.put('calls/late-break.wav', body), /connection dropped late/);
+
+    assert.equal(await storage.stat('calls/late-break.wav'), null);
     assert.deepEqual(await readdir(join(dir, '.partial')), []);
   });
 
