@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parse } from 'yaml';
 
 /** A loopback port that was free a moment ago, for a child process to listen on. */
 export async function freePort(): Promise<number> {
@@ -41,4 +42,14 @@ export async function rssMb(pid: number): Promise<{ rss: number; peak: number }>
 /** The value at `fraction` (0–1) of an ascending list. */
 export function percentile(sorted: number[], fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? NaN;
+}
+
+/** A service's NODE_OPTIONS as docker-compose.yml sets them, so a bench runs it as it is deployed. */
+export async function composeNodeOptions(service: 'api' | 'worker'): Promise<string> {
+  const file = new URL('../docker-compose.yml', import.meta.url);
+  const compose = parse(await readFile(file, 'utf8'), { merge: true }) as {
+    services: Record<string, { environment?: Record<string, string> }>;
+  };
+
+  return compose.services[service]?.environment?.NODE_OPTIONS ?? '';
 }

@@ -24,7 +24,7 @@ import { findTemporalCli, startTemporalDevServer } from '../cli/temporal-dev-ser
 import { adminKeyFile } from '../core/bootstrap.js';
 import { createLogger } from '../core/logger.js';
 import { openDatabase } from '../db/database.js';
-import { freePort, percentile, rssMb, waitFor } from './support.js';
+import { composeNodeOptions, freePort, percentile, rssMb, waitFor } from './support.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const durationSeconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -138,9 +138,13 @@ function callBody(): string {
   });
 }
 
-function startProcess(command: 'api' | 'worker', env: NodeJS.ProcessEnv): ChildProcess {
+/** Starts `closermode <command>` with the NODE_OPTIONS docker-compose.yml gives that service. */
+async function startProcess(
+  command: 'api' | 'worker',
+  env: NodeJS.ProcessEnv,
+): Promise<ChildProcess> {
   const child = spawn(process.execPath, [path.join(root, 'bin/closermode.js'), command], {
-    env,
+    env: { ...env, NODE_OPTIONS: await composeNodeOptions(command) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
 
@@ -194,7 +198,7 @@ async function main(): Promise<void> {
     const b = await measureBareInsert(url.toString());
     console.log(describe(b));
 
-    const api = startProcess('api', env);
+    const api = await startProcess('api', env);
     children.push(api);
     const base = `http://127.0.0.1:${port}`;
     await waitFor(`${base}/readyz`, 60_000);
@@ -232,7 +236,7 @@ async function main(): Promise<void> {
     await sql`update calls set workflow_started_at = now() where workflow_started_at is null`.execute(backlog.db);
     await backlog.close();
     const followEnv = { ...env, TEMPORAL_TASK_QUEUE: `bench-follow-${randomUUID()}` };
-    children.push(startProcess('api', followEnv), startProcess('worker', followEnv));
+    children.push(await startProcess('api', followEnv), await startProcess('worker', followEnv));
     await waitFor(`${base}/readyz`, 60_000);
     const database = await openDatabase({ kind: 'postgres', url: url.toString() });
 

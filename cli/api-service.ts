@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../api/app.js';
 import {
@@ -56,7 +57,9 @@ export async function startApiService(options: {
   });
   const server = await listen(app, config.port, config.host);
   dispatcher.startRecoveryLoop();
-  logger.info({ port: server.port }, 'api listening');
+  // The heap limit decides how much garbage V8 lets pile up (see NODE_OPTIONS in docker-compose.yml).
+  const heapLimitMb = Math.round(getHeapStatistics().heap_size_limit / 1024 / 1024);
+  logger.info({ port: server.port, heapLimitMb }, 'api listening');
 
   return {
     server,
