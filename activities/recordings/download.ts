@@ -8,8 +8,8 @@
 import { ExternalServiceError } from '../../core/external-error.js';
 import { STATUS_CODES } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable, pipeline } from 'node:stream';
+import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { Agent, request } from 'undici';
 import { parseFile, parseStream } from 'music-metadata';
@@ -17,7 +17,7 @@ import type { IAudioMetadata } from 'music-metadata';
 import { AddressRefusedError } from '../../core/net/address-policy.js';
 import type { AddressPolicy } from '../../core/net/address-policy.js';
 import { parseRetryAfter } from '../../core/net/retry-after.js';
-import type { RecordingStorage } from './storage.js';
+import type { RecordingStorage, StoredObject } from './storage.js';
 
 /** Why a download failed; `retryable` on the error says whether another attempt can succeed. */
 export type RecordingDownloadErrorKind =
@@ -104,10 +104,6 @@ const genericTypes = new Set([
   'application/x-download',
   'application/force-download',
 ]);
-
-// Node's default 16 KiB stream buffer would stop the network read whenever one 64 KiB socket chunk
-// waits for storage; a MiB in flight lets receiving and writing overlap.
-const bodyBufferBytes = 1024 * 1024;
 
 /** How many leading bytes the sniffer wants before deciding. */
 const sniffLength = 16;
@@ -244,86 +240,74 @@ function judgeContentType(response: ResponseHead): ContentDecision {
   throw notAudio(mediaType);
 }
 
-type BodyGuard = { stream: Transform; sniffedType(): string | null };
+type BodyGuard = { chunks: AsyncGenerator<Buffer>; sniffedType(): string | null };
 
 /**
- * Counts, caps and sniffs the body on its way to storage. Failing here destroys the pipeline, which
- * makes storage discard its partial write.
+ * Counts, caps and sniffs the body on its way to storage, as the chunks storage reads. Throwing
+ * here ends storage's read, which makes it discard its partial write; storage stopping early (a
+ * full disk) ends this generator, which releases the body.
  */
-function createBodyGuard(settings: Settings, mode: ContentDecision['sniff']): BodyGuard {
-  let received = 0;
-  let head: Buffer | null = Buffer.alloc(0);
+function guardBody(
+  source: AsyncIterable<Buffer>,
+  settings: Settings,
+  mode: ContentDecision['sniff'],
+): BodyGuard {
   let sniffedType: string | null = null;
-  let lastProgressAt = Date.now();
 
-  function decide(bytes: Buffer): RecordingDownloadError | null {
-    const sniffed = sniffAudio(bytes);
+  function judge(head: Buffer): void {
+    const sniffed = sniffAudio(head);
     if (sniffed.kind === 'audio') {
       sniffedType = sniffed.mediaType;
-      return null;
-    }
-    if (sniffed.kind === 'text') {
-      return notAudio('a text document');
-    }
-
-    return mode === 'require_audio' ? notAudio('data of no known audio format') : null;
-  }
-
-  /** Judges the first bytes once, then passes them on (or refuses the body). */
-  function release(callback: (error?: Error | null, data?: Buffer) => void): void {
-    const bytes = head!;
-    head = null;
-    const refusal = decide(bytes);
-    if (refusal) {
-      callback(refusal);
       return;
     }
-    callback(null, bytes);
-  }
-
-  function reportProgress(): void {
-    const now = Date.now();
-    if (settings.onProgress && now - lastProgressAt >= settings.progressIntervalMs) {
-      lastProgressAt = now;
-      settings.onProgress(received);
+    if (sniffed.kind === 'text') {
+      throw notAudio('a text document');
+    }
+    if (mode === 'require_audio') {
+      throw notAudio('data of no known audio format');
     }
   }
 
-  const stream = new Transform({
-    highWaterMark: bodyBufferBytes,
-    transform(chunk: Buffer, _encoding, callback) {
+  async function* chunks(): AsyncGenerator<Buffer> {
+    let received = 0;
+    let lastProgressAt = Date.now();
+    // The first bytes are held back until there are enough to judge, then passed on together.
+    let head: Buffer | null = Buffer.alloc(0);
+
+    for await (const chunk of source) {
       received += chunk.length;
       if (received > settings.maxBytes) {
-        callback(tooLarge(settings.maxBytes, `${received} bytes received so far`));
-        return;
+        throw tooLarge(settings.maxBytes, `${received} bytes received so far`);
       }
-      reportProgress();
+      const now = Date.now();
+      if (settings.onProgress && now - lastProgressAt >= settings.progressIntervalMs) {
+        lastProgressAt = now;
+        settings.onProgress(received);
+      }
 
       if (head === null) {
-        callback(null, chunk);
-        return;
+        yield chunk;
+        continue;
       }
       head = Buffer.concat([head, chunk]);
-      if (head.length < sniffLength) {
-        callback();
-        return;
+      if (head.length >= sniffLength) {
+        judge(head);
+        const bytes = head;
+        head = null;
+        yield bytes;
       }
-      release(callback);
-    },
-    flush(callback) {
-      if (head === null) {
-        callback();
-        return;
-      }
-      if (head.length === 0) {
-        callback(notAudio('an empty body'));
-        return;
-      }
-      release(callback);
-    },
-  });
+    }
 
-  return { stream, sniffedType: () => sniffedType };
+    if (head !== null) {
+      if (head.length === 0) {
+        throw notAudio('an empty body');
+      }
+      judge(head);
+      yield head;
+    }
+  }
+
+  return { chunks: chunks(), sniffedType: () => sniffedType };
 }
 
 const retryableCodes = new Set([
@@ -557,25 +541,6 @@ function decoderFor(response: ResponseHead): Transform | null {
   }
 }
 
-/**
- * Chooses which side's error explains a failed transfer. A failure while receiving is echoed by
- * storage as the same error; a storage failure (a full disk) shows on the receiving side only as a
- * premature close, so then the storage error is the real one.
- */
-function pickFailure(
-  received: PromiseSettledResult<unknown>,
-  stored: PromiseSettledResult<unknown>,
-): unknown {
-  const receivedError = received.status === 'rejected' ? received.reason : undefined;
-  const storedError = stored.status === 'rejected' ? stored.reason : undefined;
-  const prematureClose =
-    (receivedError as NodeJS.ErrnoException | undefined)?.code === 'ERR_STREAM_PREMATURE_CLOSE';
-
-  return storedError !== undefined && (receivedError === undefined || prematureClose)
-    ? storedError
-    : receivedError;
-}
-
 /** How much of a remote object is read for its duration. */
 const durationProbeBytes = 4 * 1024 * 1024;
 
@@ -682,25 +647,25 @@ async function receive(
     throw tooLarge(settings.maxBytes, `Content-Length ${declaredLength}`);
   }
 
-  const guard = createBodyGuard(settings, decision.sniff);
   const decoder = decoderFor(response);
-  const incoming = decoder
-    ? pipeline(response.body, decoder, guard.stream)
-    : pipeline(response.body, guard.stream);
-  // Storage learns the type only when the server declared one: the sniffed type is known only
-  // once the first bytes are in, after the write has begun. The result carries it either way.
-  const [received, stored] = await Promise.allSettled([
-    incoming,
-    settings.storage.put(settings.key, guard.stream, {
+  // Through a decoder, a broken body ends the decoder with the body's error, which the read below
+  // then reports; the pipeline's own callback has nothing left to do.
+  const body = decoder ? pipeline(response.body, decoder, () => undefined) : response.body;
+  const guard = guardBody(body, settings, decision.sniff);
+  let result: StoredObject;
+  try {
+    // Storage learns the type only when the server declared one: the sniffed type is known only
+    // once the first bytes are in, after the write has begun. The result carries it either way.
+    result = await settings.storage.put(settings.key, guard.chunks, {
       contentType: decision.declared ?? undefined,
-    }),
-  ]);
-  if (received.status === 'rejected' || stored.status === 'rejected') {
-    throw transportFailure(pickFailure(received, stored), settings, url);
+    });
+  } catch (error) {
+    throw transportFailure(error, settings, url);
+  } finally {
+    decoder?.destroy();
   }
 
   const contentType = decision.declared ?? guard.sniffedType() ?? 'application/octet-stream';
-  const result = stored.value;
   const durationSeconds = await readDuration(
     settings.storage,
     settings.key,

@@ -26,7 +26,11 @@ export type RecordingStorage = {
    * Streams `body` into the object at `key`. The object appears only once the whole body has been
    * written; if the body fails midway, nothing is left at `key` (a previous object there is kept).
    */
-  put(key: string, body: Readable, opts?: { contentType?: string }): Promise<StoredObject>;
+  put(
+    key: string,
+    body: AsyncIterable<Uint8Array>,
+    opts?: { contentType?: string },
+  ): Promise<StoredObject>;
   /** Opens the object for reading; rejects if it does not exist. */
   get(key: string): Promise<Readable>;
   /** The object's size, or null when there is none at `key`. */
@@ -82,7 +86,7 @@ type SpooledFile = { size: number; sha256: Buffer };
  * the caller to remove.
  */
 async function spoolToFile(
-  body: Readable,
+  body: AsyncIterable<Uint8Array>,
   path: string,
   options: { flush: boolean },
 ): Promise<SpooledFile> {
@@ -91,7 +95,7 @@ async function spoolToFile(
   const writes = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
   let size = 0;
-  let batch: Buffer[] = [];
+  let batch: Uint8Array[] = [];
   let batchBytes = 0;
   let flushedUpTo = 0;
   let flushing: Promise<void> | undefined;
@@ -135,8 +139,7 @@ async function spoolToFile(
   }
 
   try {
-    for await (const chunk of body) {
-      const bytes = chunk as Buffer;
+    for await (const bytes of body) {
       hash.update(bytes);
       size += bytes.length;
       batch.push(bytes);
@@ -164,7 +167,7 @@ async function spoolToFile(
 }
 
 /** `writev` at `position` until every byte is written; the kernel may take fewer at once. */
-async function writeAll(file: FileHandle, buffers: Buffer[], position: number): Promise<void> {
+async function writeAll(file: FileHandle, buffers: Uint8Array[], position: number): Promise<void> {
   let remaining = buffers;
   let at = position;
   while (remaining.length > 0) {
@@ -177,9 +180,9 @@ async function writeAll(file: FileHandle, buffers: Buffer[], position: number): 
   }
 }
 
-function dropBytes(buffers: Buffer[], count: number): Buffer[] {
+function dropBytes(buffers: Uint8Array[], count: number): Uint8Array[] {
   let left = count;
-  const rest: Buffer[] = [];
+  const rest: Uint8Array[] = [];
   for (const buffer of buffers) {
     if (left >= buffer.length) {
       left -= buffer.length;
