@@ -1,12 +1,14 @@
 import { createCallActivities, type CallActivityDeps } from './calls.js';
 import { createDeliveryActivities, type DeliveryActivityDeps } from './deliveries.js';
 import { createRecordingActivities, type RecordingActivityDeps } from './recordings/index.js';
+import { createRetentionActivities, type RetentionActivityDeps } from './retention.js';
 import { createScoringActivities, type ScoringActivityDeps } from './scoring.js';
 
 export type ActivityDeps = Omit<CallActivityDeps, 'transcriptionConfigured'> &
   ScoringActivityDeps &
   RecordingActivityDeps &
-  DeliveryActivityDeps;
+  DeliveryActivityDeps &
+  RetentionActivityDeps;
 
 /** Every activity the worker registers, built from injected dependencies. */
 export function createActivities(deps: ActivityDeps) {
@@ -15,6 +17,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRecordingActivities(deps),
     ...createScoringActivities(deps),
     ...createDeliveryActivities(deps),
+    ...createRetentionActivities(deps),
   };
 }
 

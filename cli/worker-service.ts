@@ -10,6 +10,7 @@ import { ensureSearchAttributes } from '../core/temporal.js';
 import type { Database } from '../db/database.js';
 import { createConfiguredScorer, createRecordingDeps } from '../worker/dependencies.js';
 import { installTemporalRuntime } from '../worker/runtime-logger.js';
+import { ensurePruneDeliveryLogSchedule } from '../worker/schedules.js';
 import { createCallWorker } from '../worker/worker.js';
 import { deliveryTaskQueue } from '../workflows/deliver-event.js';
 
@@ -42,6 +43,11 @@ export async function startWorkerService(options: {
   // Activities start the outbound webhook deliveries, through a client of the worker's own.
   const clientConnection = Connection.lazy({ address: options.temporalAddress });
   const client = new Client({ connection: clientConnection, namespace: config.temporalNamespace });
+  await ensurePruneDeliveryLogSchedule(client, {
+    taskQueue: config.temporalTaskQueue,
+    retentionDays: config.deliveryLogRetentionDays,
+    logger,
+  });
   const recordingDeps = await createRecordingDeps(config, db);
   const webhookAddressPolicy = createAddressPolicy({
     allowPrivateHosts: config.allowPrivateHosts,
@@ -63,6 +69,7 @@ export async function startWorkerService(options: {
       }),
       webhookAddressPolicy,
       scorer: createConfiguredScorer(config),
+      deliveryLogRetentionDays: config.deliveryLogRetentionDays,
     }),
     logger,
     ...(options.workflowBundle && { workflowBundle: options.workflowBundle }),

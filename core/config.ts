@@ -115,6 +115,7 @@ const envSchema = z.object({
   WEBHOOK_RETRY_SCHEDULE: z.preprocess(emptyAsUndefined, retrySchedule.optional()),
   WEBHOOK_RATE_LIMIT_PER_SECOND: z.preprocess(emptyAsUndefined, z.coerce.number().positive().default(50)),
   WEBHOOK_RATE_LIMIT_BURST: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).default(200)),
+  DELIVERY_LOG_RETENTION_DAYS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).max(3650).default(30)),
 });
 
 /** A 32-byte key given as 64 hex characters or as base64; undefined if it is neither. */
@@ -230,6 +231,11 @@ export type Config = Readonly<{
   webhookRateLimitPerSecond: number;
   /** `WEBHOOK_RATE_LIMIT_BURST`: calls an integration may post at once above that rate (default 200). */
   webhookRateLimitBurst: number;
+  /**
+   * `DELIVERY_LOG_RETENTION_DAYS`: days an outbound event, its deliveries and their attempt log are
+   * kept once no delivery of it is pending (default 30). `0` keeps them forever.
+   */
+  deliveryLogRetentionDays: number;
 }>;
 
 /** A configuration problem, naming every variable that is missing or malformed. */
@@ -306,5 +312,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       : undefined,
     webhookRateLimitPerSecond: values.WEBHOOK_RATE_LIMIT_PER_SECOND,
     webhookRateLimitBurst: values.WEBHOOK_RATE_LIMIT_BURST,
+    deliveryLogRetentionDays: values.DELIVERY_LOG_RETENTION_DAYS,
   });
 }

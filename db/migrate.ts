@@ -9,6 +9,7 @@ import * as initial from './migrations/0001-initial.js';
 import * as recordings from './migrations/0002-recordings.js';
 import * as downstream from './migrations/0003-downstream.js';
 import * as scoring from './migrations/0004-scoring.js';
+import * as deliveryLogRetention from './migrations/0005-delivery-log-retention.js';
 
 // Listed in code rather than read from a folder, so migrations work the same under tsx, in a
 // bundle and in the Docker image. Names sort in the order they run.
@@ -17,6 +18,7 @@ const migrations: Record<string, Migration> = {
   '0002-recordings': recordings,
   '0003-downstream': downstream,
   '0004-scoring': scoring,
+  '0005-delivery-log-retention': deliveryLogRetention,
 };
 
 const provider: MigrationProvider = {

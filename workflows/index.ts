@@ -4,3 +4,4 @@ export { rescoreCall } from './rescore-call.js';
 export type { RescoreCallInput } from './rescore-call.js';
 export { deliverEvent } from './deliver-event.js';
 export type { DeliverEventInput, DeliverEventResult } from './deliver-event.js';
+export { pruneDeliveryLog } from './prune-delivery-log.js';

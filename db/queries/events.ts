@@ -240,3 +240,38 @@ export async function restoreDelivery(db: Database, delivery: WebhookDelivery): 
     .where('id', '=', delivery.id)
     .execute();
 }
+
+/**
+ * Deletes up to `limit` events created before `olderThan` of which no delivery is still pending,
+ * with their deliveries and attempt log (by cascade), oldest first; returns how many it deleted.
+ * Called in a loop by the pruning activity, so each statement holds its locks briefly.
+ */
+export async function deleteSettledEventsBefore(
+  db: Database,
+  olderThan: Date,
+  limit: number,
+): Promise<number> {
+  const result = await db
+    .deleteFrom('events')
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('events as e')
+        .select('e.id')
+        .where('e.created_at', '<', olderThan)
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('webhook_deliveries as d')
+                .select('d.id')
+                .whereRef('d.event_id', '=', 'e.id')
+                .where('d.status', '=', 'pending'),
+            ),
+          ),
+        )
+        .orderBy('e.created_at')
+        .limit(limit),
+    )
+    .executeTakeFirst();
+
+  return Number(result.numDeletedRows);
+}
