@@ -3,7 +3,8 @@ import { rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { callEventTypes } from '../activities/events.js';
 import { bootstrapDefaultWorkspace } from '../core/bootstrap.js';
 import { ConfigError, loadConfig, type Config } from '../core/config.js';
 import { createLogger } from '../core/logger.js';
@@ -202,6 +203,276 @@ integrations
       { ipAllowlist: cidrs },
     );
     print(updated, Boolean(options.json), () => describeIntegration(updated));
+  });
+
+type WebhookEndpointView = {
+  id: string;
+  url: string;
+  description: string;
+  eventTypes: string[];
+  enabled: boolean;
+  disabledReason: string | null;
+  failingSince: string | null;
+  previousSecretExpiresAt: string | null;
+  secret?: string;
+};
+
+type DeliveryAttemptView = {
+  attempt: number;
+  trigger: string;
+  startedAt: string;
+  succeeded: boolean;
+  responseStatus: number | null;
+  latencyMs: number;
+  error: string | null;
+};
+
+type DeliveryView = {
+  id: string;
+  endpointId: string;
+  eventType: string;
+  callId: string;
+  status: string;
+  nextAttemptAt: string | null;
+  attempts: DeliveryAttemptView[];
+};
+
+function describeEndpointState(endpoint: WebhookEndpointView): string {
+  if (!endpoint.enabled) {
+    return `disabled (${endpoint.disabledReason ?? 'manual'})`;
+  }
+
+  return endpoint.failingSince ? `enabled, failing since ${endpoint.failingSince}` : 'enabled';
+}
+
+function describeEndpoint(endpoint: WebhookEndpointView): string {
+  const events = endpoint.eventTypes.length > 0 ? endpoint.eventTypes.join(', ') : '(every event)';
+
+  return [
+    `id           ${endpoint.id}`,
+    `url          ${endpoint.url}`,
+    ...(endpoint.description ? [`description  ${endpoint.description}`] : []),
+    `events       ${events}`,
+    `state        ${describeEndpointState(endpoint)}`,
+    ...(endpoint.secret ? [`secret       ${endpoint.secret}   (shown only now)`] : []),
+    ...(endpoint.previousSecretExpiresAt
+      ? [`old secret   still signs until ${endpoint.previousSecretExpiresAt}`]
+      : []),
+    // The API never returns the secret again, so losing it means rotating.
+    ...(endpoint.secret
+      ? [
+          '',
+          'Store the secret now: receivers verify signatures with it, and it is not shown again.',
+        ]
+      : []),
+  ].join('\n');
+}
+
+function describeAttempt(attempt: DeliveryAttemptView): string {
+  const status = attempt.responseStatus === null ? '---' : String(attempt.responseStatus);
+  const outcome = attempt.succeeded ? 'ok' : `failed: ${attempt.error ?? 'no reason recorded'}`;
+
+  const when = `${attempt.startedAt} ${attempt.trigger.padEnd(9)}`;
+
+  return `  #${attempt.attempt} ${when} ${status} ${attempt.latencyMs} ms  ${outcome}`;
+}
+
+function describeDelivery(delivery: DeliveryView): string {
+  return [
+    `${delivery.id}  ${delivery.status.padEnd(9)} ${delivery.eventType}  call ${delivery.callId}`,
+    ...delivery.attempts.map(describeAttempt),
+    ...(delivery.nextAttemptAt ? [`  next attempt ${delivery.nextAttemptAt}`] : []),
+  ].join('\n');
+}
+
+/** Collects a repeated `--event`, refusing a type no event is published under. */
+function collectEventType(value: string, previous: string[] = []): string[] {
+  if (!(callEventTypes as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`Allowed choices are ${callEventTypes.join(', ')}.`);
+  }
+
+  return [...previous, value];
+}
+
+const webhooks = program
+  .command('webhooks')
+  .description('manage outbound webhook endpoints and their deliveries');
+
+webhooks
+  .command('create')
+  .description('create an endpoint: prints its signing secret (shown only once)')
+  .requiredOption('--url <url>', 'where events are posted (http or https)')
+  .option(
+    '--event <type>',
+    `send only this event type (repeatable; default every type): ${callEventTypes.join(', ')}`,
+    collectEventType,
+    [],
+  )
+  .option('--description <text>', 'what the endpoint is for')
+  .option('--json', 'print the JSON object the API returned')
+  .action(
+    async (options: { url: string; event: string[]; description?: string; json?: boolean }) => {
+      const client = await apiClient();
+      const created = await client.request<WebhookEndpointView>('POST', '/api/webhook-endpoints', {
+        url: options.url,
+        ...(options.event.length > 0 && { eventTypes: options.event }),
+        ...(options.description !== undefined && { description: options.description }),
+      });
+      print(created, Boolean(options.json), () => describeEndpoint(created));
+    },
+  );
+
+webhooks
+  .command('list')
+  .description('list endpoints')
+  .option('--json', 'print JSON')
+  .action(async (options: { json?: boolean }) => {
+    const client = await apiClient();
+    const result = await client.request<{ endpoints: WebhookEndpointView[] }>(
+      'GET',
+      '/api/webhook-endpoints',
+    );
+    print(result, Boolean(options.json), () =>
+      result.endpoints.length === 0
+        ? 'no webhook endpoints yet'
+        : result.endpoints.map(describeEndpoint).join('\n\n'),
+    );
+  });
+
+webhooks
+  .command('get')
+  .description('show one endpoint')
+  .argument('<id>', 'endpoint id')
+  .option('--json', 'print JSON')
+  .action(async (id: string, options: { json?: boolean }) => {
+    const client = await apiClient();
+    const endpoint = await client.request<WebhookEndpointView>(
+      'GET',
+      `/api/webhook-endpoints/${encodeURIComponent(id)}`,
+    );
+    print(endpoint, Boolean(options.json), () => describeEndpoint(endpoint));
+  });
+
+webhooks
+  .command('update')
+  .description('change an endpoint; options left out stay as they are')
+  .argument('<id>', 'endpoint id')
+  .option('--url <url>', 'a new URL')
+  .addOption(
+    new Option(
+      '--event <type>',
+      'send only this event type (repeatable); replaces the current filter',
+    )
+      .argParser(collectEventType)
+      .conflicts('allEvents'),
+  )
+  .option('--all-events', 'send every event type again')
+  .option('--description <text>', 'a new description; "" clears it')
+  .addOption(
+    new Option('--enable', 'deliver again, forgetting earlier failures').conflicts('disable'),
+  )
+  .option('--disable', 'stop delivering until enabled again')
+  .option('--json', 'print JSON')
+  .action(
+    async (
+      id: string,
+      options: {
+        url?: string;
+        event?: string[];
+        allEvents?: boolean;
+        description?: string;
+        enable?: boolean;
+        disable?: boolean;
+        json?: boolean;
+      },
+    ) => {
+      const client = await apiClient();
+      const updated = await client.request<WebhookEndpointView>(
+        'PATCH',
+        `/api/webhook-endpoints/${encodeURIComponent(id)}`,
+        {
+          ...(options.url !== undefined && { url: options.url }),
+          ...(options.event && { eventTypes: options.event }),
+          ...(options.allEvents && { eventTypes: [] }),
+          ...(options.description !== undefined && { description: options.description }),
+          ...(options.enable && { enabled: true }),
+          ...(options.disable && { enabled: false }),
+        },
+      );
+      print(updated, Boolean(options.json), () => describeEndpoint(updated));
+    },
+  );
+
+webhooks
+  .command('delete')
+  .description('delete an endpoint: it gets no more deliveries')
+  .argument('<id>', 'endpoint id')
+  .action(async (id: string) => {
+    const client = await apiClient();
+    await client.request<void>('DELETE', `/api/webhook-endpoints/${encodeURIComponent(id)}`);
+    process.stdout.write(`deleted webhook endpoint ${id}\n`);
+  });
+
+webhooks
+  .command('rotate-secret')
+  .description('issue a new signing secret; the old one keeps signing for 24 hours')
+  .argument('<id>', 'endpoint id')
+  .option('--json', 'print JSON')
+  .action(async (id: string, options: { json?: boolean }) => {
+    const client = await apiClient();
+    const rotated = await client.request<WebhookEndpointView>(
+      'POST',
+      `/api/webhook-endpoints/${encodeURIComponent(id)}/rotate-secret`,
+    );
+    print(rotated, Boolean(options.json), () => describeEndpoint(rotated));
+  });
+
+webhooks
+  .command('deliveries')
+  .description("list an endpoint's deliveries, newest first, with every attempt")
+  .argument('<id>', 'endpoint id')
+  .option('--limit <n>', 'how many (at most 200)')
+  .option('--cursor <id>', 'continue after this delivery, as printed by the previous page')
+  .option('--json', 'print JSON')
+  .action(async (id: string, options: { limit?: string; cursor?: string; json?: boolean }) => {
+    const client = await apiClient();
+    const query = new URLSearchParams({
+      ...(options.limit && { limit: options.limit }),
+      ...(options.cursor && { cursor: options.cursor }),
+    });
+    const search = query.size > 0 ? `?${query}` : '';
+    const result = await client.request<{ deliveries: DeliveryView[]; nextCursor: string | null }>(
+      'GET',
+      `/api/webhook-endpoints/${encodeURIComponent(id)}/deliveries${search}`,
+    );
+    print(result, Boolean(options.json), () =>
+      [
+        result.deliveries.length === 0
+          ? 'no deliveries yet'
+          : result.deliveries.map(describeDelivery).join('\n\n'),
+        ...(result.nextCursor ? ['', `more with --cursor ${result.nextCursor}`] : []),
+      ].join('\n'),
+    );
+  });
+
+webhooks
+  .command('retry')
+  .description('deliver an event again now, with the same webhook-id')
+  .argument('<delivery-id>', 'delivery id, as listed by `webhooks deliveries`')
+  .option('--json', 'print JSON')
+  .action(async (deliveryId: string, options: { json?: boolean }) => {
+    const client = await apiClient();
+    const delivery = await client.request<DeliveryView>(
+      'POST',
+      `/api/webhook-deliveries/${encodeURIComponent(deliveryId)}/retry`,
+    );
+    print(delivery, Boolean(options.json), () =>
+      [
+        describeDelivery(delivery),
+        '',
+        `retry requested: follow it with closermode webhooks deliveries ${delivery.endpointId}`,
+      ].join('\n'),
+    );
   });
 
 const calls = program.command('calls').description('read calls');
