@@ -12,6 +12,7 @@ import type { AppState } from './context.js';
 import { authenticateAdmin } from './middleware/authentication.js';
 import { createTokenBucketLimiter } from './middleware/rate-limit.js';
 import { requestContext } from './middleware/request-context.js';
+import { assemblyAiWebhookRoutes } from './routes/assemblyai-webhook.js';
 import { auditLogRoutes } from './routes/audit-log.js';
 import { callRoutes } from './routes/calls.js';
 import { dashboardRoutes } from './routes/dashboard.js';
@@ -70,6 +71,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
     }),
   );
 
+  mount(app, assemblyAiWebhookRoutes({ db, client: deps.client, secretBox: deps.secretBox }));
   mount(app, dashboardRoutes());
   const management = new Router<AppState>();
   management.use(authenticateAdmin(db));

@@ -111,6 +111,7 @@ const envSchema = z.object({
     emptyAsUndefined,
     z.coerce.number().int().min(1_000).default(48_000),
   ),
+  ASSEMBLYAI_WEBHOOKS: z.preprocess(emptyAsUndefined, z.stringbool().default(false)),
   ASSEMBLYAI_CONCURRENCY: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).max(1000).default(5)),
   WEBHOOK_RETRY_SCHEDULE: z.preprocess(emptyAsUndefined, retrySchedule.optional()),
   WEBHOOK_RATE_LIMIT_PER_SECOND: z.preprocess(emptyAsUndefined, z.coerce.number().positive().default(50)),
@@ -218,6 +219,12 @@ export type Config = Readonly<{
     baseUrl: string | undefined;
     /** `ASSEMBLYAI_CONCURRENCY`: transcripts in progress at AssemblyAI at once, across all workers (default 5). */
     concurrency: number;
+    /**
+     * `ASSEMBLYAI_WEBHOOKS`: ask AssemblyAI to call `PUBLIC_BASE_URL` back when a transcript is done,
+     * which ends the wait at once instead of at the next poll (default false: only when AssemblyAI
+     * can reach that URL). Polling goes on either way, as the safety net.
+     */
+    webhooks: boolean;
   }>;
   /**
    * `WEBHOOK_RETRY_SCHEDULE`: delays in ms before each outbound webhook delivery attempt. Undefined
@@ -306,6 +313,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       apiKey: values.ASSEMBLYAI_API_KEY,
       baseUrl: values.ASSEMBLYAI_BASE_URL,
       concurrency: values.ASSEMBLYAI_CONCURRENCY,
+      webhooks: values.ASSEMBLYAI_WEBHOOKS,
     }),
     webhookRetryScheduleMs: values.WEBHOOK_RETRY_SCHEDULE
       ? Object.freeze(values.WEBHOOK_RETRY_SCHEDULE)

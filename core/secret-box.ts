@@ -1,4 +1,11 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  hkdfSync,
+  randomBytes,
+  timingSafeEqual,
+} from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeKey } from './config.js';
@@ -8,6 +15,13 @@ export type SecretBox = {
   seal(plaintext: string): string;
   /** Throws if the text was not sealed with this key or was altered. */
   open(sealed: string): string;
+  /**
+   * A token only holders of this key can make for `value`, under a key of its own for each
+   * `purpose` (hex HMAC-SHA256), e.g. the header AssemblyAI sends back with a call's webhook.
+   */
+  sign(purpose: string, value: string): string;
+  /** Whether `token` is `sign(purpose, value)`, compared in constant time. */
+  verify(purpose: string, value: string, token: string): boolean;
 };
 
 const version = 'v1';
@@ -17,7 +31,29 @@ export function createSecretBox(key: Buffer): SecretBox {
     throw new Error('a secret box key is 32 bytes');
   }
 
+  const signingKeys = new Map<string, Buffer>();
+  function signingKey(purpose: string): Buffer {
+    let derived = signingKeys.get(purpose);
+    if (!derived) {
+      // Derived rather than the key itself, so a token never says anything about the sealing key.
+      derived = Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), `closermode:${purpose}`, 32));
+      signingKeys.set(purpose, derived);
+    }
+
+    return derived;
+  }
+  function sign(purpose: string, value: string): string {
+    return createHmac('sha256', signingKey(purpose)).update(value).digest('hex');
+  }
+
   return {
+    sign,
+    verify(purpose, value, token) {
+      const expected = Buffer.from(sign(purpose, value));
+      const given = Buffer.from(token);
+
+      return given.length === expected.length && timingSafeEqual(given, expected);
+    },
     seal(plaintext) {
       const iv = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', key, iv);

@@ -71,5 +71,6 @@ export async function createRecordingDeps(
       connectTimeoutMs: config.recordings.connectTimeoutMs,
       readTimeoutMs: config.recordings.readTimeoutMs,
     },
+    ...(config.assemblyAi.webhooks && { assemblyAiWebhookBaseUrl: config.publicBaseUrl }),
   };
 }

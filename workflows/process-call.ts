@@ -2,9 +2,11 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  condition,
+  defineSignal,
   log,
   proxyActivities,
-  sleep,
+  setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
@@ -27,6 +29,12 @@ export type ProcessCallInput = {
   externalId?: string;
   repName?: string | null;
 };
+
+/**
+ * Sent when AssemblyAI reports the call's transcript done, so the wait ends now rather than at the
+ * next status check. Carries nothing: the workflow asks AssemblyAI for the transcript itself.
+ */
+export const transcriptReadySignal = defineSignal('transcriptReady');
 
 export type ProcessCallResult =
   | { status: 'scored'; overall: number }
@@ -87,11 +95,15 @@ function reasonOf(failure: ActivityFailure): string {
   return failure.message;
 }
 
+/** Set by the transcript-ready signal; the wait for a transcript clears it after each check. */
+type TranscriptWake = { ready: boolean };
+
 /**
  * Transcribes the stored recording. The wait is a durable timer between short status checks, so no
- * worker slot is held while AssemblyAI works, and a restart loses nothing.
+ * worker slot is held while AssemblyAI works, and a restart loses nothing. AssemblyAI's webhook, when
+ * configured, ends each wait early; the timers are the safety net.
  */
-async function transcribe(callId: string): Promise<void> {
+async function transcribe(callId: string, wake: TranscriptWake): Promise<void> {
   await acquireTranscriptionSlot(callId);
   try {
     const { transcriptId } = await submitTranscription(callId);
@@ -99,7 +111,8 @@ async function transcribe(callId: string): Promise<void> {
     let delayMs = 1_000;
 
     for (;;) {
-      await sleep(delayMs);
+      await condition(() => wake.ready, delayMs);
+      wake.ready = false;
       if ((await checkTranscription(callId, transcriptId)).done) {
         return;
       }
@@ -120,6 +133,10 @@ async function transcribe(callId: string): Promise<void> {
  */
 export async function processCall(input: ProcessCallInput): Promise<ProcessCallResult> {
   const { callId } = input;
+  const wake: TranscriptWake = { ready: false };
+  setHandler(transcriptReadySignal, () => {
+    wake.ready = true;
+  });
   // Set by the workflow rather than at start: on the webhook's hot path they cost a third of
   // Temporal's start throughput. Until this first task runs, the workflow id carries the same facts.
   upsertSearchAttributes([
@@ -147,7 +164,7 @@ export async function processCall(input: ProcessCallInput): Promise<ProcessCallR
       await moveTo(callId, 'downloading');
       await downloadRecording(callId);
       await moveTo(callId, 'transcribing');
-      await transcribe(callId);
+      await transcribe(callId, wake);
     }
 
     await moveTo(callId, 'scoring');

@@ -1,4 +1,9 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import {
+  assemblyAiWebhookHeader,
+  assemblyAiWebhookPurpose,
+  assemblyAiWebhookUrl,
+} from '../../core/assemblyai-webhook.js';
 import { ExternalServiceError } from '../../core/external-error.js';
 import type { AddressPolicy } from '../../core/net/address-policy.js';
 import type { SecretBox } from '../../core/secret-box.js';
@@ -29,6 +34,8 @@ export type RecordingActivityDeps = {
   secretBox: SecretBox;
   events: EventPublisher;
   recordingLimits: { maxBytes: number; connectTimeoutMs: number; readTimeoutMs: number };
+  /** When set, AssemblyAI is asked to call the api at this origin back when a transcript is done. */
+  assemblyAiWebhookBaseUrl?: string;
 };
 
 /** How long a transcription slot is held without being renewed by a status check. */
@@ -163,6 +170,13 @@ export function createRecordingActivities(deps: RecordingActivityDeps) {
           audio,
           ...(integration?.transcription_language && {
             languageCode: integration.transcription_language,
+          }),
+          ...(deps.assemblyAiWebhookBaseUrl && {
+            webhookUrl: assemblyAiWebhookUrl(deps.assemblyAiWebhookBaseUrl, callId),
+            webhookAuthHeader: {
+              name: assemblyAiWebhookHeader,
+              value: deps.secretBox.sign(assemblyAiWebhookPurpose, callId),
+            },
           }),
         });
         await setTranscriptionId(db, callId, transcriptId);
