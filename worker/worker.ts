@@ -1,5 +1,8 @@
 import { fileURLToPath } from 'node:url';
+import type { Context as ActivityContext } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import {
+  type ActivityInterceptors,
   type NativeConnection,
   Worker,
   bundleWorkflowCode,
@@ -28,6 +31,35 @@ export async function bundleWorkflows(): Promise<{ code: string }> {
   return bundleWorkflowCode({ workflowsPath });
 }
 
+/**
+ * An activity still running when the shutdown grace time ends is cancelled with the reason
+ * `WORKER_SHUTDOWN`. Activities read cancellation as the workflow giving up (a download then fails
+ * as `aborted`, which is final), so whatever they throw then is replaced by a retryable failure:
+ * the attempt is handed back and another worker runs it again.
+ */
+function handBackOnShutdown(context: ActivityContext): ActivityInterceptors {
+  return {
+    inbound: {
+      async execute(input, next) {
+        try {
+          return await next(input);
+        } catch (error) {
+          const reason: unknown = context.cancellationSignal.reason;
+          if (reason instanceof CancelledFailure && reason.message === 'WORKER_SHUTDOWN') {
+            throw ApplicationFailure.create({
+              message: 'the worker stopped before the activity finished',
+              type: 'WorkerShutdown',
+              nonRetryable: false,
+              cause: error instanceof Error ? error : undefined,
+            });
+          }
+          throw error;
+        }
+      },
+    },
+  };
+}
+
 /** A worker that runs the call workflows and their activities on one task queue. */
 export async function createCallWorker(options: CallWorkerOptions): Promise<Worker> {
   const worker = await Worker.create({
@@ -39,8 +71,10 @@ export async function createCallWorker(options: CallWorkerOptions): Promise<Work
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath }),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 50,
-    // A stopping worker lets running activities finish (or heartbeat-time out) before it exits.
+    // A stopping worker lets running activities finish before it exits; those still running after
+    // this are cancelled and handed back (see handBackOnShutdown).
     shutdownGraceTime: '20 seconds',
+    interceptors: { activity: [handBackOnShutdown] },
   });
   options.logger.info({ taskQueue: options.taskQueue }, 'worker created');
 
