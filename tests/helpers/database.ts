@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { openDatabase, type Database, type DatabaseKind } from '../../db/database.js';
 import { migrateToLatest } from '../../db/migrate.js';
@@ -10,6 +11,24 @@ export type TestDatabase = {
   url?: string;
   close(): Promise<void>;
 };
+
+/**
+ * Drops a test database. `with (force)` ends our own connections, but not an autovacuum worker,
+ * which belongs to the superuser: then PostgreSQL refuses, and a moment later the worker is gone.
+ */
+async function dropDatabase(client: pg.Client, name: string): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await client.query(`drop database if exists ${name} with (force)`);
+      return;
+    } catch (error) {
+      if (attempt >= 20) {
+        throw error;
+      }
+      await sleep(250);
+    }
+  }
+}
 
 /** The database kinds this run can test: PostgreSQL when `TEST_DATABASE_URL` is set, PGlite always. */
 export function availableDatabaseKinds(): DatabaseKind[] {
@@ -56,8 +75,11 @@ export async function createTestDatabase(kind: DatabaseKind = defaultDatabaseKin
       await handle.close();
       const cleanup = new pg.Client({ connectionString: serverUrl });
       await cleanup.connect();
-      await cleanup.query(`drop database if exists ${name} with (force)`);
-      await cleanup.end();
+      try {
+        await dropDatabase(cleanup, name);
+      } finally {
+        await cleanup.end();
+      }
     },
   };
 }
