@@ -26,7 +26,7 @@ import { createAddressPolicy } from '../core/net/address-policy.js';
 import { downloadRecording } from '../activities/recordings/download.js';
 import { createLocalStorage } from '../activities/recordings/storage.js';
 
-const rounds = 5;
+const rounds = 7;
 const megabyte = 1_000_000;
 
 // Plain JavaScript for `node -e`: serves files from the directory given as its argument.
