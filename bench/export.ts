@@ -16,6 +16,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { adminKeyFile } from '../core/bootstrap.js';
 import { openDatabase } from '../db/database.js';
+import { dropThrowawayDatabase } from '../tests/helpers/database.js';
 import { composeNodeOptions, freePort, rssMb, waitFor } from './support.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -201,21 +202,6 @@ async function exportAll(base: string, adminKey: string, pid: number): Promise<v
   console.log(`  api RSS after the exports      ${heap.rss.toFixed(0)} MB`);
 }
 
-/** Drops the bench database, waiting out a background worker that may still hold it. */
-async function dropDatabase(admin: pg.Client, name: string): Promise<void> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      await admin.query(`drop database if exists ${name} with (force)`);
-      return;
-    } catch (error) {
-      if (attempt >= 10) {
-        throw error;
-      }
-      await sleep(1_000);
-    }
-  }
-}
-
 async function main(): Promise<void> {
   const databaseUrl = process.env.DATABASE_URL;
   if (!databaseUrl) {
@@ -288,7 +274,7 @@ async function main(): Promise<void> {
     if (api && api.exitCode === null) {
       await stopApi(api);
     }
-    await dropDatabase(admin, benchDb);
+    await dropThrowawayDatabase(admin, benchDb);
     await admin.end();
   }
 }

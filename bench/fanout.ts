@@ -22,6 +22,7 @@ import { findTemporalCli, startTemporalDevServer } from '../cli/temporal-dev-ser
 import { adminKeyFile } from '../core/bootstrap.js';
 import { createLogger } from '../core/logger.js';
 import { openDatabase } from '../db/database.js';
+import { dropThrowawayDatabase } from '../tests/helpers/database.js';
 import { freePort, percentile, waitFor } from './support.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -214,7 +215,7 @@ async function main(): Promise<void> {
       receiver.server.closeAllConnections();
       receiver.server.close();
     }
-    await admin.query(`drop database if exists ${benchDb} with (force)`);
+    await dropThrowawayDatabase(admin, benchDb);
     await admin.end();
     await temporal?.stop();
   }

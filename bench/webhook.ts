@@ -24,6 +24,7 @@ import { findTemporalCli, startTemporalDevServer } from '../cli/temporal-dev-ser
 import { adminKeyFile } from '../core/bootstrap.js';
 import { createLogger } from '../core/logger.js';
 import { openDatabase } from '../db/database.js';
+import { dropThrowawayDatabase } from '../tests/helpers/database.js';
 import { composeNodeOptions, freePort, percentile, rssMb, waitFor } from './support.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -298,7 +299,7 @@ async function main(): Promise<void> {
       child.kill('SIGTERM');
     }
     await sleep(1_500);
-    await admin.query(`drop database if exists ${benchDb} with (force)`);
+    await dropThrowawayDatabase(admin, benchDb);
     await admin.end();
     await server?.stop();
   }

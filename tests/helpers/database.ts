@@ -13,10 +13,11 @@ export type TestDatabase = {
 };
 
 /**
- * Drops a test database. `with (force)` ends our own connections, but not an autovacuum worker,
- * which belongs to the superuser: then PostgreSQL refuses, and a moment later the worker is gone.
+ * Drops a throwaway database (a test's or a benchmark's). `with (force)` ends our own connections,
+ * but not an autovacuum worker, which belongs to the superuser: then PostgreSQL refuses, and a
+ * moment later the worker is gone.
  */
-async function dropDatabase(client: pg.Client, name: string): Promise<void> {
+export async function dropThrowawayDatabase(client: pg.Client, name: string): Promise<void> {
   for (let attempt = 1; ; attempt += 1) {
     try {
       await client.query(`drop database if exists ${name} with (force)`);
@@ -76,7 +77,7 @@ export async function createTestDatabase(kind: DatabaseKind = defaultDatabaseKin
       const cleanup = new pg.Client({ connectionString: serverUrl });
       await cleanup.connect();
       try {
-        await dropDatabase(cleanup, name);
+        await dropThrowawayDatabase(cleanup, name);
       } finally {
         await cleanup.end();
       }
