@@ -69,6 +69,18 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
   }
 }
 
+/** Waits up to `ms` for the process to exit, and asserts that it exited 0 rather than by a signal. */
+async function exitsCleanly(service: ServiceProcess, ms: number, what: string): Promise<Exit> {
+  const exit = await within(service.exited, ms, what);
+  assert.deepEqual(
+    { code: exit.code, signal: exit.signal },
+    { code: 0, signal: null },
+    service.stderr(),
+  );
+
+  return exit;
+}
+
 /**
  * Runs `closermode <command>` as a child process joined to the stack: its database, data folder,
  * recordings folder, Temporal server and task queue.
@@ -226,13 +238,7 @@ describe('the api process on a stop signal', { skip: needsPostgres }, () => {
         assert.equal(health.headers.connection, 'keep-alive');
 
         const signalledAt = api.signal(signal);
-        const exit = await within(api.exited, 10_000, `api exit after ${signal}`);
-
-        assert.deepEqual(
-          { code: exit.code, signal: exit.signal },
-          { code: 0, signal: null },
-          api.stderr(),
-        );
+        const exit = await exitsCleanly(api, 10_000, `api exit after ${signal}`);
         assert.ok(
           exit.at - signalledAt < 2_000,
           `exited ${exit.at - signalledAt} ms after ${signal}`,
@@ -291,12 +297,7 @@ describe('the api process on a stop signal', { skip: needsPostgres }, () => {
       assert.equal(success, true);
       assert.equal(headers.connection, 'close', 'the client is told not to reuse the connection');
 
-      const exit = await within(api.exited, 15_000, 'api exit');
-      assert.deepEqual(
-        { code: exit.code, signal: exit.signal },
-        { code: 0, signal: null },
-        api.stderr(),
-      );
+      const exit = await exitsCleanly(api, 15_000, 'api exit');
       assert.ok(
         exit.at - answeredAt < 2_000,
         `exited ${exit.at - answeredAt} ms after its last answer`,
@@ -380,12 +381,7 @@ describe('the api process on a stop signal', { skip: needsPostgres }, () => {
       assert.equal(rows.at(-1)?.externalId, `export-${callCount}`);
       assert.ok(rows.every((row) => row.transcript === transcript));
 
-      const exit = await within(api.exited, 15_000, 'api exit');
-      assert.deepEqual(
-        { code: exit.code, signal: exit.signal },
-        { code: 0, signal: null },
-        api.stderr(),
-      );
+      const exit = await exitsCleanly(api, 15_000, 'api exit');
       assert.ok(
         exit.at - finishedAt < 2_000,
         `exited ${exit.at - finishedAt} ms after the export ended`,
@@ -416,12 +412,7 @@ describe('the api process on a stop signal', { skip: needsPostgres }, () => {
       const { callId } = (await response.json()) as { callId: string };
 
       const signalledAt = api.signal('SIGTERM');
-      const exit = await within(api.exited, 15_000, 'api exit');
-      assert.deepEqual(
-        { code: exit.code, signal: exit.signal },
-        { code: 0, signal: null },
-        api.stderr(),
-      );
+      const exit = await exitsCleanly(api, 15_000, 'api exit');
       // The dispatcher gives a start in flight its 5 s deadline, and no more.
       assert.ok(exit.at - signalledAt < 8_000, `exited ${exit.at - signalledAt} ms after SIGTERM`);
 
@@ -542,12 +533,7 @@ describe('the worker process on SIGTERM', { skip: needsPostgres }, () => {
       worker = started.worker;
       const signalledAt = worker.signal('SIGTERM');
 
-      const exit = await within(worker.exited, workerGraceMs + 10_000, 'worker exit');
-      assert.deepEqual(
-        { code: exit.code, signal: exit.signal },
-        { code: 0, signal: null },
-        worker.stderr(),
-      );
+      const exit = await exitsCleanly(worker, workerGraceMs + 10_000, 'worker exit');
       const completedAt = files.served[0]?.completedAt;
       assert.ok(completedAt && completedAt > signalledAt, 'the download went on after the signal');
       assert.ok(exit.at >= completedAt, 'the worker did not exit before the download ended');
@@ -586,12 +572,7 @@ describe('the worker process on SIGTERM', { skip: needsPostgres }, () => {
       worker = started.worker;
       const signalledAt = worker.signal('SIGTERM');
 
-      const exit = await within(worker.exited, workerGraceMs + 10_000, 'worker exit');
-      assert.deepEqual(
-        { code: exit.code, signal: exit.signal },
-        { code: 0, signal: null },
-        worker.stderr(),
-      );
+      const exit = await exitsCleanly(worker, workerGraceMs + 10_000, 'worker exit');
       const waited = exit.at - signalledAt;
       assert.ok(
         waited >= workerGraceMs - 1_000,
