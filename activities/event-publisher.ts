@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { callResource } from '../api/resources.js';
 import type { Logger } from '../core/logger.js';
+import { startWorkflowOnce } from '../core/temporal.js';
 import type { Database } from '../db/database.js';
 import { findCallById } from '../db/queries/calls.js';
 import { ensureDeliveries, insertEventIfNew } from '../db/queries/events.js';
@@ -43,29 +44,24 @@ export function createEventPublisher(deps: EventPublisherDeps): EventPublisher {
   const { db, client, taskQueue, logger } = deps;
   const startTimeoutMs = deps.startTimeoutMs ?? 5_000;
 
+  // A finished delivery is never repeated by a retried publish; replays are explicit.
   async function startDelivery(event: Event, endpointId: string): Promise<void> {
-    try {
-      await client.connection.withDeadline(Date.now() + startTimeoutMs, () =>
-        client.workflow.start<typeof deliverEvent>('deliverEvent', {
-          taskQueue,
-          workflowId: deliveryWorkflowId(event.id, endpointId),
-          args: [
-            {
-              eventId: event.id,
-              endpointId,
-              ...(deps.retrySchedule && { schedule: deps.retrySchedule }),
-            },
-          ],
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          // A finished delivery is never repeated by a retried publish; replays are explicit.
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) {
-        throw error;
-      }
-    }
+    await startWorkflowOnce<typeof deliverEvent>(
+      client,
+      'deliverEvent',
+      {
+        taskQueue,
+        workflowId: deliveryWorkflowId(event.id, endpointId),
+        args: [
+          {
+            eventId: event.id,
+            endpointId,
+            ...(deps.retrySchedule && { schedule: deps.retrySchedule }),
+          },
+        ],
+      },
+      startTimeoutMs,
+    );
   }
 
   return {

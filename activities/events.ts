@@ -16,5 +16,3 @@ export type EventPublisher = {
   publish(type: CallEventType, callId: string, options?: { dedupeKey?: string }): Promise<void>;
 };
 
-/** A publisher that records nothing, for processes that deliver no events. */
-export const noEventPublisher: EventPublisher = { publish: async () => undefined };

@@ -1,4 +1,5 @@
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { startWorkflowOnce } from '../core/temporal.js';
 import type { Logger } from '../core/logger.js';
 import type { Database } from '../db/database.js';
 import { findUnstartedCalls, markWorkflowStarted } from '../db/queries/calls.js';
@@ -58,31 +59,25 @@ export function createCallDispatcher(options: CallDispatcherOptions): CallDispat
   const pendingIds = new Set<string>();
   const inFlight = new Set<Promise<void>>();
 
+  // A finished call is never processed again by a late or repeated start.
   async function startWorkflow(call: Call): Promise<void> {
-    try {
-      await client.connection.withDeadline(Date.now() + startTimeoutMs, () =>
-        client.workflow.start<typeof processCall>('processCall', {
-          taskQueue,
-          workflowId: call.workflow_id,
-          args: [
-            {
-              callId: call.id,
-              integrationId: call.integration_id,
-              externalId: call.external_id,
-              repName: call.rep_name,
-            },
-          ],
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          // A finished call is never processed again by a late or repeated start.
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) {
-        throw error;
-      }
-    }
-
+    await startWorkflowOnce<typeof processCall>(
+      client,
+      'processCall',
+      {
+        taskQueue,
+        workflowId: call.workflow_id,
+        args: [
+          {
+            callId: call.id,
+            integrationId: call.integration_id,
+            externalId: call.external_id,
+            repName: call.rep_name,
+          },
+        ],
+      },
+      startTimeoutMs,
+    );
     await markWorkflowStarted(db, call.id);
   }
 

@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { callEventTypes } from '../activities/events.js';
+import type { deliveryResource, webhookEndpointResource } from '../api/routes/webhook-endpoints.js';
 import { bootstrapDefaultWorkspace } from '../core/bootstrap.js';
 import { ConfigError, loadConfig, type Config } from '../core/config.js';
 import { createLogger } from '../core/logger.js';
@@ -205,37 +206,11 @@ integrations
     print(updated, Boolean(options.json), () => describeIntegration(updated));
   });
 
-type WebhookEndpointView = {
-  id: string;
-  url: string;
-  description: string;
-  eventTypes: string[];
-  enabled: boolean;
-  disabledReason: string | null;
-  failingSince: string | null;
-  previousSecretExpiresAt: string | null;
-  secret?: string;
-};
-
-type DeliveryAttemptView = {
-  attempt: number;
-  trigger: string;
-  startedAt: string;
-  succeeded: boolean;
-  responseStatus: number | null;
-  latencyMs: number;
-  error: string | null;
-};
-
-type DeliveryView = {
-  id: string;
-  endpointId: string;
-  eventType: string;
-  callId: string;
-  status: string;
-  nextAttemptAt: string | null;
-  attempts: DeliveryAttemptView[];
-};
+// The shapes the API answers with, taken from the functions that build them (types only: the CLI
+// loads no server code).
+type WebhookEndpointView = ReturnType<typeof webhookEndpointResource> & { secret?: string };
+type DeliveryView = ReturnType<typeof deliveryResource>;
+type DeliveryAttemptView = DeliveryView['attempts'][number];
 
 function describeEndpointState(endpoint: WebhookEndpointView): string {
   if (!endpoint.enabled) {

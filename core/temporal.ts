@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto';
-import { type Connection } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  type Client,
+  type Connection,
+  type WorkflowStartOptions,
+} from '@temporalio/client';
+import type { Workflow } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { callSearchAttributeKeys } from '../workflows/search-attributes.js';
 
@@ -19,6 +25,35 @@ export function callWorkflowId(integrationId: string, externalId: string): strin
       : `sha256-${createHash('sha256').update(externalId, 'utf8').digest('hex')}`;
 
   return `call:${integrationId}:${part}`;
+}
+
+/**
+ * Starts a workflow once per id: while one with the id runs it is kept (`USE_EXISTING`), and once
+ * one has finished it is never started again (`REJECT_DUPLICATE`), so a late or repeated start is
+ * harmless and resolves like the first. With `timeoutMs`, rejects if Temporal does not answer
+ * within it; without, the client's own deadline applies.
+ */
+export async function startWorkflowOnce<T extends Workflow>(
+  client: Client,
+  workflowType: string,
+  options: WorkflowStartOptions<T>,
+  timeoutMs?: number,
+): Promise<void> {
+  const start = () =>
+    client.workflow.start<T>(workflowType, {
+      ...options,
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    });
+  try {
+    await (timeoutMs === undefined
+      ? start()
+      : client.connection.withDeadline(Date.now() + timeoutMs, start));
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) {
+      throw error;
+    }
+  }
 }
 
 const { IndexedValueType } = proto.temporal.api.enums.v1;

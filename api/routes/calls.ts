@@ -1,7 +1,8 @@
 import Router from '@koa/router';
 import { randomUUID } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { z } from 'zod';
+import { startWorkflowOnce } from '../../core/temporal.js';
 import type { Database } from '../../db/database.js';
 import { findWorkspaceCall, listCalls } from '../../db/queries/calls.js';
 import { listScores } from '../../db/queries/scoring.js';
@@ -94,19 +95,11 @@ export function callRoutes({ db, client, taskQueue }: CallRouteDeps): Router<App
 
     const requestId = key || randomUUID();
     const workflowId = `rescore:${call.id}:${requestId}`;
-    try {
-      await client.workflow.start<typeof rescoreCall>('rescoreCall', {
-        taskQueue,
-        workflowId,
-        args: [{ callId: call.id, requestId }],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      });
-    } catch (error) {
-      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) {
-        throw error;
-      }
-    }
+    await startWorkflowOnce<typeof rescoreCall>(client, 'rescoreCall', {
+      taskQueue,
+      workflowId,
+      args: [{ callId: call.id, requestId }],
+    });
 
     ctx.status = 202;
     ctx.body = { callId: call.id, requestId, workflowId };

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Database } from '../database.js';
-import type { Call, CallStatus, JsonObject, NewCall, TranscriptSource } from '../schema.js';
+import type { Call, CallStatus, JsonObject, NewCall } from '../schema.js';
 import { isUuid } from './integrations.js';
 
 /**
@@ -129,18 +129,6 @@ export async function findUnstartedCalls(db: Database, before: Date, limit: numb
     .execute();
 }
 
-export async function saveTranscript(
-  db: Database,
-  id: string,
-  transcript: { text: string; source: TranscriptSource },
-): Promise<void> {
-  await db
-    .updateTable('calls')
-    .set({ transcript_text: transcript.text, transcript_source: transcript.source, updated_at: new Date() })
-    .where('id', '=', id)
-    .execute();
-}
-
 /**
  * Records a scorecard: appended to the call's score history and made its current score. The caller
  * decides the call's status (a re-score of a scored call keeps `scored`).
@@ -189,18 +177,4 @@ export async function saveScore(
       .where('id', '=', callId)
       .execute();
   });
-}
-
-export async function countCallsByStatus(
-  db: Database,
-  workspaceId: string,
-): Promise<Record<string, number>> {
-  const rows = await db
-    .selectFrom('calls')
-    .select(['status', sql<string>`count(*)`.as('count')])
-    .where('workspace_id', '=', workspaceId)
-    .groupBy('status')
-    .execute();
-
-  return Object.fromEntries(rows.map((row) => [row.status, Number(row.count)]));
 }

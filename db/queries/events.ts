@@ -41,14 +41,6 @@ export async function insertEventIfNew(
   return { event: existing, created: false };
 }
 
-export async function findEventById(db: Database, id: string): Promise<Event | undefined> {
-  if (!isUuid(id)) {
-    return undefined;
-  }
-
-  return db.selectFrom('events').selectAll().where('id', '=', id).executeTakeFirst();
-}
-
 /** Stores the deliveries of an event to each endpoint, leaving those that exist as they are. */
 export async function ensureDeliveries(
   db: Database,

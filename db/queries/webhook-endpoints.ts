@@ -29,18 +29,6 @@ export async function findWebhookEndpoint(
     .executeTakeFirst();
 }
 
-/** Any endpoint by id, deleted or not: for deliveries already under way. */
-export async function findWebhookEndpointById(
-  db: Database,
-  id: string,
-): Promise<WebhookEndpoint | undefined> {
-  if (!isUuid(id)) {
-    return undefined;
-  }
-
-  return db.selectFrom('webhook_endpoints').selectAll().where('id', '=', id).executeTakeFirst();
-}
-
 export async function listWebhookEndpoints(
   db: Database,
   workspaceId: string,
