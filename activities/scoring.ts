@@ -3,13 +3,7 @@ import type { Database } from '../db/database.js';
 import { saveScore } from '../db/queries/calls.js';
 import { findRubricOverride, findScoreByRequest } from '../db/queries/scoring.js';
 import type { JsonObject } from '../db/schema.js';
-import {
-  defaultRubric,
-  mergeRubric,
-  type Rubric,
-  type Scorer,
-  type Utterance,
-} from '../scoring/index.js';
+import { rubricFor, type Rubric, type Scorer, type Utterance } from '../scoring/index.js';
 import { requireCall } from './calls.js';
 import type { EventPublisher } from './events.js';
 
@@ -19,9 +13,7 @@ export type ScoreResult = { overall: number; scorer: string; fallbackReason?: st
 
 /** A workspace's rubric: the defaults with its stored override applied. */
 export async function workspaceRubric(db: Database, workspaceId: string): Promise<Rubric> {
-  const override = await findRubricOverride(db, workspaceId);
-
-  return override ? mergeRubric(defaultRubric, override) : defaultRubric;
+  return rubricFor(await findRubricOverride(db, workspaceId));
 }
 
 function timedUtterances(stored: unknown): Utterance[] | undefined {

@@ -12,7 +12,13 @@ export { BUILTIN_SCORER_VERSION, scoreWithBuiltinRubric } from './builtin-scorer
 export type { LlmScorerConfig, LlmScorerErrorCode } from './llm-scorer.js';
 export { LLM_SCORER_VERSION, LlmScorerError, createLlmScorer } from './llm-scorer.js';
 export type { CriterionKey, Rubric, RubricOverride } from './rubric.js';
-export { defaultRubric, mergeRubric, rubricOverrideSchema, rubricSchema } from './rubric.js';
+export {
+  defaultRubric,
+  mergeRubric,
+  rubricFor,
+  rubricOverrideSchema,
+  rubricSchema,
+} from './rubric.js';
 export type { CriterionScore, Evidence, Scorecard } from './scorecard.js';
 export { llmScorecardSchema, scorecardSchema } from './scorecard.js';
 

@@ -787,6 +787,11 @@ function deepFreeze<T>(value: T): T {
 /** The built-in English rubric. Frozen: derive a workspace rubric with `mergeRubric`. */
 export const defaultRubric: Rubric = deepFreeze(rubricSchema.parse(defaults));
 
+/** The rubric a workspace scores with: the defaults, with its stored override applied if it has one. */
+export function rubricFor(override: unknown): Rubric {
+  return override ? mergeRubric(defaultRubric, override) : defaultRubric;
+}
+
 /**
  * Applies a workspace's partial override to a rubric and validates the result. A keyword list in
  * the override replaces the list it names; everything not named is kept from `base`.

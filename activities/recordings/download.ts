@@ -5,7 +5,7 @@
  * connection times out. Failures say whether retrying can help, so the caller can pick a retry
  * policy from `retryable` alone.
  */
-import { ExternalServiceError } from '../../core/external-error.js';
+import { ExternalServiceError, httpFailureDetails } from '../../core/external-error.js';
 import { STATUS_CODES } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable, pipeline } from 'node:stream';
@@ -16,7 +16,6 @@ import { parseFile, parseStream } from 'music-metadata';
 import type { IAudioMetadata } from 'music-metadata';
 import { AddressRefusedError } from '../../core/net/address-policy.js';
 import type { AddressPolicy } from '../../core/net/address-policy.js';
-import { parseRetryAfter } from '../../core/net/retry-after.js';
 import type { RecordingStorage, StoredObject } from './storage.js';
 
 /** Why a download failed; `retryable` on the error says whether another attempt can succeed. */
@@ -370,17 +369,11 @@ function classifyFailure(error: unknown): unknown {
 function httpStatusError(response: ResponseHead): RecordingDownloadError {
   const status = response.statusCode;
   const text = STATUS_CODES[status] ?? '';
-  const retryable = status >= 500 || status === 408 || status === 429;
-  const retryAfter = headerValue(response, 'retry-after');
 
   return new RecordingDownloadError(
     'http_status',
     `recording download failed: HTTP ${status}${text ? ` ${text}` : ''}`,
-    {
-      retryable,
-      status,
-      retryAfterMs: retryable ? parseRetryAfter(retryAfter) : undefined,
-    },
+    httpFailureDetails(status, headerValue(response, 'retry-after')),
   );
 }
 
@@ -476,20 +469,15 @@ function requestHeaders(url: URL, original: URL, settings: Settings): Record<str
   return headers;
 }
 
-function checkUrl(policy: AddressPolicy, url: string | URL): URL {
-  try {
-    return policy.checkUrl(url);
-  } catch (error) {
-    throw classifyFailure(error);
-  }
-}
-
-/** Follows redirects by hand so that each new URL passes the policy before it is requested. */
+/**
+ * Follows redirects by hand so that each new URL passes the policy before it is requested. A
+ * refusal is thrown as the policy's error; the caller turns it into a download error.
+ */
 async function openFinalExchange(
   connections: Agent,
   settings: Settings,
 ): Promise<{ response: Exchange; url: URL }> {
-  const original = checkUrl(settings.policy, settings.url);
+  const original = settings.policy.checkUrl(settings.url);
   let url = original;
 
   for (let redirects = 0; ; redirects += 1) {
@@ -516,7 +504,7 @@ async function openFinalExchange(
         { retryable: false },
       );
     }
-    url = checkUrl(settings.policy, new URL(location, url));
+    url = settings.policy.checkUrl(new URL(location, url));
   }
 }
 

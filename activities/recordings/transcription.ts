@@ -5,12 +5,11 @@
  * only the response text, so the services below are the SDK's own classes with the one method that
  * judges responses replaced by one that keeps the status.
  */
-import { ExternalServiceError } from '../../core/external-error.js';
+import { ExternalServiceError, httpFailureDetails } from '../../core/external-error.js';
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { FileService, TranscriptService } from 'assemblyai';
 import type { BaseServiceParams, Transcript, TranscriptParams } from 'assemblyai';
-import { parseRetryAfter } from '../../core/net/retry-after.js';
 
 /**
  * `http`: AssemblyAI answered with an error status. `network`: it could not be reached.
@@ -82,10 +81,6 @@ export type AssemblyAiOptions = {
 
 const defaultBaseUrl = 'https://api.assemblyai.com';
 
-function isRetryableStatus(status: number): boolean {
-  return status >= 500 || status === 408 || status === 429;
-}
-
 async function errorMessageOf(response: Response): Promise<string> {
   const text = await response.text().catch(() => '');
   try {
@@ -117,16 +112,11 @@ async function judgedFetch(send: () => Promise<Response>, what: string): Promise
 
   if (response.status >= 400) {
     const message = await errorMessageOf(response);
-    const retryable = isRetryableStatus(response.status);
 
     throw new TranscriptionError(
       'http',
       `AssemblyAI ${what} failed: HTTP ${response.status}: ${message}`,
-      {
-        retryable,
-        status: response.status,
-        retryAfterMs: retryable ? parseRetryAfter(response.headers.get('retry-after')) : undefined,
-      },
+      httpFailureDetails(response.status, response.headers.get('retry-after')),
     );
   }
 

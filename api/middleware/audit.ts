@@ -16,19 +16,6 @@ export type AuditAction =
   | 'webhook_delivery.retry'
   | 'workspace.create';
 
-export const auditActions: readonly AuditAction[] = [
-  'integration.create',
-  'integration.update',
-  'integration.delete',
-  'integration.rotate_key',
-  'webhook_endpoint.create',
-  'webhook_endpoint.update',
-  'webhook_endpoint.delete',
-  'webhook_endpoint.rotate_secret',
-  'webhook_delivery.retry',
-  'workspace.create',
-];
-
 /** The names of the fields a request set, sorted; their values are never logged (some are secret). */
 function fieldsOf(body: unknown): string[] | undefined {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {

@@ -1,17 +1,12 @@
 import Router from '@koa/router';
-import { z } from 'zod';
 import type { Database } from '../../db/database.js';
 import { listAuditEntries, type AuditLogRow } from '../../db/queries/audit-log.js';
-import { isUuid } from '../../db/queries/integrations.js';
 import type { AppState } from '../context.js';
-import { parseRequest } from '../validation.js';
+import { pageQuery, parseRequest, toPage } from '../validation.js';
 
 export type AuditLogRouteDeps = { db: Database };
 
-const pageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.string().refine(isUuid, 'Must be a UUID').optional(),
-});
+const listQuery = pageQuery(500);
 
 /** An audit entry as the API shows it; the admin key by id, preview and label, never the key. */
 export function auditEntryResource(entry: AuditLogRow) {
@@ -34,18 +29,15 @@ export function auditLogRoutes({ db }: AuditLogRouteDeps): Router<AppState> {
   const router = new Router<AppState>();
 
   router.get('/api/audit-log', async (ctx) => {
-    const query = parseRequest(pageQuery, ctx.query);
+    const query = parseRequest(listQuery, ctx.query);
     const rows = await listAuditEntries(db, {
       workspaceId: ctx.state.workspaceId!,
       limit: query.limit + 1,
       afterId: query.cursor,
     });
 
-    const page = rows.slice(0, query.limit);
-    ctx.body = {
-      entries: page.map(auditEntryResource),
-      nextCursor: rows.length > query.limit ? (page.at(-1)?.id ?? null) : null,
-    };
+    const { page, nextCursor } = toPage(rows, query.limit);
+    ctx.body = { entries: page.map(auditEntryResource), nextCursor };
   });
 
   return router;

@@ -7,24 +7,19 @@ import type { Database } from '../../db/database.js';
 import { findWorkspaceCall, listCalls } from '../../db/queries/calls.js';
 import { listScores } from '../../db/queries/scoring.js';
 import type { rescoreCall } from '../../workflows/index.js';
-import { isUuid } from '../../db/queries/integrations.js';
 import { callStatuses } from '../../db/schema.js';
 import type { AppState } from '../context.js';
 import { AppError } from '../errors.js';
 import { callResource } from '../resources.js';
-import { parseRequest } from '../validation.js';
+import { pageQuery, parseRequest, toPage, uuidParam } from '../validation.js';
 
 export type CallRouteDeps = { db: Database; client: Client; taskQueue: string };
 
 const idempotencyKey = /^[\w.:-]{1,100}$/;
 
-const uuid = z.string().refine(isUuid, 'Must be a UUID');
-
-const listQuery = z.object({
-  integrationId: uuid.optional(),
+const listQuery = pageQuery(500).extend({
+  integrationId: uuidParam.optional(),
   status: z.enum(callStatuses as [string, ...string[]]).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: uuid.optional(),
 });
 
 /** Reading calls: one by id, or pages of them newest first. */
@@ -41,11 +36,8 @@ export function callRoutes({ db, client, taskQueue }: CallRouteDeps): Router<App
       afterId: query.cursor,
     });
 
-    const page = calls.slice(0, query.limit);
-    ctx.body = {
-      calls: page.map(callResource),
-      nextCursor: calls.length > query.limit ? (page.at(-1)?.id ?? null) : null,
-    };
+    const { page, nextCursor } = toPage(calls, query.limit);
+    ctx.body = { calls: page.map(callResource), nextCursor };
   });
 
   router.get('/api/calls/:id', async (ctx) => {

@@ -5,17 +5,14 @@ import { stringify } from 'csv-stringify';
 import { z } from 'zod';
 import type { Database } from '../../db/database.js';
 import { exportCallPages } from '../../db/queries/exports.js';
-import { isUuid } from '../../db/queries/integrations.js';
 import { callStatuses, type Call, type CallStatus } from '../../db/schema.js';
 import type { AppContext, AppState } from '../context.js';
 import { callResource } from '../resources.js';
-import { parseRequest } from '../validation.js';
+import { parseRequest, uuidParam } from '../validation.js';
 
 export type ExportRouteDeps = { db: Database };
 
 export type ExportFormat = 'csv' | 'ndjson';
-
-const uuid = z.string().refine(isUuid, 'Must be a UUID');
 
 const instant = z
   .string()
@@ -27,7 +24,7 @@ const exportQuery = z
     format: z.enum(['csv', 'ndjson']).default('csv'),
     from: instant.optional(),
     to: instant.optional(),
-    integrationId: uuid.optional(),
+    integrationId: uuidParam.optional(),
     status: z.enum(callStatuses as [CallStatus, ...CallStatus[]]).optional(),
     includeTranscript: z
       .enum(['true', 'false', '1', '0'])

@@ -7,7 +7,7 @@ import {
   saveRubricOverride,
 } from '../../db/queries/scoring.js';
 import type { JsonObject } from '../../db/schema.js';
-import { defaultRubric, mergeRubric } from '../../scoring/index.js';
+import { defaultRubric, mergeRubric, rubricFor } from '../../scoring/index.js';
 import type { AppState } from '../context.js';
 import { AppError } from '../errors.js';
 import { describeIssues } from '../validation.js';
@@ -21,7 +21,7 @@ export function scoringRoutes({ db }: ScoringRouteDeps): Router<AppState> {
   async function current(workspaceId: string) {
     const override = (await findRubricOverride(db, workspaceId)) ?? null;
 
-    return { rubric: override ? mergeRubric(defaultRubric, override) : defaultRubric, override };
+    return { rubric: rubricFor(override), override };
   }
 
   router.get('/api/scoring/rubric', async (ctx) => {

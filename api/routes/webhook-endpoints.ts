@@ -14,7 +14,6 @@ import {
   restoreDelivery,
   type DeliveryRow,
 } from '../../db/queries/events.js';
-import { isUuid } from '../../db/queries/integrations.js';
 import {
   countWebhookEndpoints,
   findWebhookEndpoint,
@@ -31,7 +30,7 @@ import {
 import type { AppState } from '../context.js';
 import { AppError } from '../errors.js';
 import { audited } from '../middleware/audit.js';
-import { parseRequest } from '../validation.js';
+import { pageQuery, parseRequest, toPage } from '../validation.js';
 
 export type WebhookEndpointRouteDeps = {
   db: Database;
@@ -47,8 +46,6 @@ export const maxEndpointsPerWorkspace = 50;
 
 /** How long the secret before a rotation keeps signing deliveries. */
 export const secretOverlapMs = 24 * 3_600_000;
-
-const uuid = z.string().refine(isUuid, 'Must be a UUID');
 
 const url = z.string().trim().min(1, 'Must not be empty').max(2_000, 'At most 2,000 characters');
 
@@ -75,10 +72,7 @@ const updateSchema = z
   })
   .refine((value) => Object.keys(value).length > 0, 'Nothing to change');
 
-const pageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(200).default(50),
-  cursor: uuid.optional(),
-});
+const deliveriesQuery = pageQuery(200);
 
 /** A Standard Webhooks secret: `whsec_` and the base64 of 32 random bytes. */
 export function generateSigningSecret(): string {
@@ -273,7 +267,7 @@ export function webhookEndpointRoutes(deps: WebhookEndpointRouteDeps): Router<Ap
   );
 
   router.get('/api/webhook-endpoints/:id/deliveries', async (ctx) => {
-    const query = parseRequest(pageQuery, ctx.query);
+    const query = parseRequest(deliveriesQuery, ctx.query);
     const endpoint = await requireEndpoint(ctx.state.workspaceId!, String(ctx.params.id));
     const rows = await listEndpointDeliveries(db, {
       endpointId: endpoint.id,
@@ -281,14 +275,14 @@ export function webhookEndpointRoutes(deps: WebhookEndpointRouteDeps): Router<Ap
       afterId: query.cursor,
     });
 
-    const page = rows.slice(0, query.limit);
+    const { page, nextCursor } = toPage(rows, query.limit);
     const attempts = await listAttempts(
       db,
       page.map((row) => row.id),
     );
     ctx.body = {
       deliveries: page.map((row) => deliveryResource(row, attempts.get(row.id) ?? [])),
-      nextCursor: rows.length > query.limit ? (page.at(-1)?.id ?? null) : null,
+      nextCursor,
     };
   });
 
