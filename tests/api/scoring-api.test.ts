@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { criterionKeys, defaultRubric } from '../../scoring/rubric.js';
 import { startFakeChatCompletionsServer, type FakeChatCompletionsServer } from '../scoring/fake-chat-completions-server.js';
 import { startTestStack, type IntegrationCredentials, type TestStack } from '../helpers/stack.js';
+import { expectedOverall } from '../scoring/helpers.js';
 
 const discoveryCall = await readFile(
   new URL('../fixtures/transcripts/strong-discovery.txt', import.meta.url),
@@ -56,6 +57,7 @@ describe('scoring through the API', () => {
     const card = call.score;
 
     assert.ok(Number.isInteger(card.overall) && card.overall >= 0 && card.overall <= 100);
+    assert.equal(card.overall, expectedOverall(card));
     assert.deepEqual(card.criteria.map((criterion) => criterion.key).sort(), [...criterionKeys].sort());
     for (const criterion of card.criteria) {
       assert.ok(criterion.explanation.length > 0 && !criterion.explanation.includes('\n'), criterion.key);
@@ -73,6 +75,7 @@ describe('scoring through the API', () => {
     const second = await fetch(`${stack.baseUrl}/api/calls/${callId}/rescore`, { method: 'POST', headers });
 
     assert.equal(first.status, 202);
+    assert.equal(second.status, 202);
     assert.deepEqual(await first.json(), await second.json());
     const scores = await waitForScores(stack, callId, 2);
     await sleep(500);
@@ -143,10 +146,11 @@ describe('the LLM scorer, configured by environment', () => {
   function reply(): string {
     return JSON.stringify({
       overall: 1,
-      criteria: criterionKeys.map((key) => ({
+      criteria: criterionKeys.map((key, index) => ({
         key,
         name: defaultRubric.criteria[key].name,
-        score: 80,
+        // Uneven scores, so only the weighted mean of the rubric's weights gives the expected overall.
+        score: 60 + index * 5,
         weight: defaultRubric.criteria[key].weight,
         explanation: `Good ${key}.`,
         evidence: [{ line: 0, speaker: 'agent', text: 'Hi' }],
@@ -164,7 +168,12 @@ describe('the LLM scorer, configured by environment', () => {
     const card = call.score as unknown as Scorecard;
 
     assert.equal(card.scorer.name, 'llm:test-model');
-    assert.equal(card.overall, 80);
+    assert.deepEqual(
+      card.criteria.map((criterion) => criterion.score),
+      criterionKeys.map((_key, index) => 60 + index * 5),
+    );
+    assert.equal(card.overall, expectedOverall(card));
+    assert.notEqual(card.overall, 1);
     assert.equal(llm.requests.at(-1)?.headers.authorization, 'Bearer sk-test');
   });
 

@@ -116,6 +116,10 @@ describe('the closermode webhooks commands', () => {
     ]);
     assert.match(created.secret!, /^whsec_/);
     assert.deepEqual(created.eventTypes, [], 'no --event subscribes to every event');
+    // Apart from the secret, shown only at creation, the values are the ones the API keeps.
+    const { secret: _secret, ...shown } = created;
+    const stored = await stack.admin('GET', `/api/webhook-endpoints/${created.id}`);
+    assert.deepEqual(shown, await stored.json());
   });
 
   test('update changes the URL, events and description, and disables and enables', async () => {

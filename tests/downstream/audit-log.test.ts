@@ -91,9 +91,15 @@ describe('the audit log', () => {
     expected.push(['integration.delete', created.id]);
 
     // Failed actions change nothing and are not logged.
-    await stack.admin('DELETE', `/api/integrations/${created.id}`);
-    await stack.admin('PATCH', `/api/webhook-endpoints/${crypto.randomUUID()}`, { enabled: false });
-    await stack.admin('POST', '/api/webhook-endpoints', { url: 'ftp://example.com/' });
+    const failed = [
+      await stack.admin('DELETE', `/api/integrations/${created.id}`),
+      await stack.admin('PATCH', `/api/webhook-endpoints/${crypto.randomUUID()}`, { enabled: false }),
+      await stack.admin('POST', '/api/webhook-endpoints', { url: 'ftp://example.com/' }),
+    ];
+    assert.deepEqual(
+      failed.map((response) => response.status),
+      [404, 404, 400],
+    );
   });
   after(async () => {
     await receiver.close();

@@ -11,7 +11,12 @@ import {
   type Receiver,
 } from './helpers.js';
 
-type Delivered = { id: string; type: string; data: { call: { id: string; status: string } } };
+type Delivered = {
+  id: string;
+  type: string;
+  createdAt: string;
+  data: { call: { id: string; status: string } };
+};
 
 describe('events from call processing', () => {
   let stack: TestStack;
@@ -47,6 +52,12 @@ describe('events from call processing', () => {
     });
 
     const byType = new Map(events.map((event) => [event.type, event]));
+    assert.deepEqual([...byType.keys()].sort(), ['call.created', 'call.scored']);
+    assert.ok(
+      Date.parse(byType.get('call.created')!.createdAt) <=
+        Date.parse(byType.get('call.scored')!.createdAt),
+      'call.created comes first',
+    );
     assert.equal(byType.get('call.created')?.data.call.id, callId);
     assert.equal(byType.get('call.scored')?.data.call.id, callId);
     assert.equal(byType.get('call.scored')?.data.call.status, 'scored');

@@ -118,7 +118,9 @@ describe('call exports', () => {
       assert.deepEqual(row.metadata === '' ? null : JSON.parse(row.metadata!), call.metadata);
       assert.equal(row.transcriptSource, 'inline');
       assert.equal(row.transcript, guarded(call.transcript_text!));
+      assert.equal(row.workflowId, call.workflow_id ?? '');
       assert.equal(row.createdAt, call.created_at.toISOString());
+      assert.equal(row.updatedAt, call.updated_at.toISOString());
     }
   });
 

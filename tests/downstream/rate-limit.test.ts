@@ -115,12 +115,17 @@ describe('the webhook rate limit', () => {
   });
 
   test('requests with a wrong key are refused as unauthorized, not counted', async () => {
-    const response = await stack.postCall(
-      { ...quiet, apiKey: 'cm_live_wrong' },
-      { externalId: 'nope', transcript: 'Agent: hi' },
-    );
+    // More than the burst of 3: counted, they would run into 429s and use up the quiet dialer's bucket.
+    for (let index = 0; index < 4; index += 1) {
+      const response = await stack.postCall(
+        { ...quiet, apiKey: 'cm_live_wrong' },
+        { externalId: `nope-${index}`, transcript: 'Agent: hi' },
+      );
+      assert.equal(response.status, 401);
+      assert.deepEqual(await response.json(), { error: 'Unauthorized' });
+    }
 
-    assert.equal(response.status, 401);
-    assert.deepEqual(await response.json(), { error: 'Unauthorized' });
+    const genuine = await stack.postCall(quiet, { externalId: 'quiet-1', transcript: 'Agent: hi' });
+    assert.equal(genuine.status, 200);
   });
 });

@@ -120,6 +120,7 @@ describe('AssemblyAI transcription through the official SDK', () => {
     const fromBuffer = fake.state.uploads.at(-1);
 
     assert.equal(fromStream?.bytes, fixture.length);
+    assert.equal(fromStream?.sha256, createHash('sha256').update(fixture).digest('hex'));
     assert.equal(fromBuffer?.sha256, fromStream?.sha256);
   });
 

@@ -20,7 +20,9 @@ export function criterion(scorecard: Scorecard, key: string): CriterionScore {
 }
 
 /** The weighted mean the overall must equal, computed independently of the scorer. */
-export function expectedOverall(scorecard: Scorecard): number {
+export function expectedOverall(scorecard: {
+  criteria: ReadonlyArray<{ score: number; weight: number }>;
+}): number {
   const weight = scorecard.criteria.reduce((sum, item) => sum + item.weight, 0);
   const weighted = scorecard.criteria.reduce((sum, item) => sum + item.score * item.weight, 0);
 
