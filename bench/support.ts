@@ -1,18 +1,9 @@
 /** Small helpers the benchmark scripts share. */
 import { readFile } from 'node:fs/promises';
-import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse } from 'yaml';
 
-/** A loopback port that was free a moment ago, for a child process to listen on. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-
-  return port;
-}
+export { freePort } from '../tests/helpers/ports.js';
 
 /** Polls a URL until it answers 2xx, or throws after `timeoutMs`. */
 export async function waitFor(url: string, timeoutMs: number): Promise<void> {

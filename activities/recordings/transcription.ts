@@ -46,7 +46,6 @@ export type TranscriptState = {
   error?: string;
   text?: string;
   utterances?: Utterance[];
-  audioDurationSeconds?: number;
 };
 
 export type CompletedTranscript = TranscriptState & {
@@ -158,9 +157,6 @@ function toState(transcript: Transcript): TranscriptState {
       end: utterance.end,
       confidence: utterance.confidence,
     }));
-  }
-  if (typeof transcript.audio_duration === 'number') {
-    state.audioDurationSeconds = transcript.audio_duration;
   }
 
   return state;

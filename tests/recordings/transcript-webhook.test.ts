@@ -3,7 +3,6 @@
 // workflow, which then checks at once instead of at its next scheduled status check.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
@@ -13,20 +12,11 @@ import {
 } from '../../core/assemblyai-webhook.js';
 import { createSecretBox, resolveSecretsKey, type SecretBox } from '../../core/secret-box.js';
 import { startFakeAssemblyAi, type FakeAssemblyAi } from '../fakes/assemblyai-server.js';
+import { freePort } from '../helpers/ports.js';
 import { startTestStack, type IntegrationCredentials, type TestStack } from '../helpers/stack.js';
 import { startServer, type TestServer } from './http-servers.js';
 
 const wavPath = fileURLToPath(new URL('../fixtures/audio/two-voice-call.wav', import.meta.url));
-
-/** A loopback port that was free a moment ago: the api must know its own URL before it listens. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-
-  return port;
-}
 
 describe("AssemblyAI's transcript webhook", () => {
   let files: TestServer;

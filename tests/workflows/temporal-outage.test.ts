@@ -1,21 +1,12 @@
 import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { startTemporalDevServer, type TemporalDevServer } from '../../cli/temporal-dev-server.js';
 import { createLogger } from '../../core/logger.js';
+import { freePort } from '../helpers/ports.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-
-  return port;
-}
 
 describe('a Temporal outage', () => {
   let temporal: TemporalDevServer | undefined;
